@@ -1,0 +1,29 @@
+#pragma once
+// Activations σ, forward and derivative, elementwise over rows x cols matrices with leading dimensions.
+//
+//   identity  σ(x) = x                                σ'(x) = 1
+//   tanh      σ(x) = tanh x                           σ'(x) = 1 - tanh² x
+//   relu      σ(x) = max(x, 0)                        σ'(x) = 1 if x > 0 else 0   (0 at the kink, as PyTorch)
+//   gelu_tanh σ(x) = x/2 (1 + tanh(c (x + 0.044715 x³))), c = sqrt(2/π)        (PyTorch approximate='tanh')
+//   gelu_erf  σ(x) = x Φ(x) = x/2 (1 + erf(x/√2))     σ'(x) = Φ(x) + x φ(x)
+//   softplus  σ(x) = log(1 + e^x)  (stable form)       σ'(x) = sigmoid(x)
+//   sigmoid   σ(x) = 1 / (1 + e^-x)                    σ'(x) = σ(x)(1 - σ(x))
+// Derivatives are the exact formulas (no fast-math shortcuts).
+#include "kernels/common.hpp"
+
+namespace tapelab::kernels {
+
+// y = σ(x)
+template <class T>
+void activation_forward(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, T* y, index_t ldy);
+
+// d = σ'(x)
+template <class T>
+void activation_derivative(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, T* d, index_t ldd);
+
+// dx = beta * dx + dy ⊙ σ'(x)   (beta is 0 to overwrite, 1 to accumulate; beta == 0 never reads dx)
+template <class T>
+void activation_backward(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, const T* dy,
+                         index_t lddy, T beta, T* dx, index_t lddx);
+
+}  // namespace tapelab::kernels

@@ -1,0 +1,4 @@
+// Portable fallback: SSE2, the x86-64 baseline, so it runs on every x86-64 CPU. Compiled with no extra flags.
+#include "kernels/detail/make_table.hpp"
+
+TAPELAB_DEFINE_ARCH_TABLES(tapelab::kernels::Target::generic, xsimd::sse2)

@@ -1,0 +1,40 @@
+#pragma once
+// One table of function pointers per (dispatch target, scalar type). Each architecture's translation unit
+// (kernels/arch/*.cpp, compiled with that architecture's flags) fills its table from the templated
+// implementations in kernels/detail/; dispatch.cpp forwards every public kernel to the active table.
+#include "kernels/common.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/target.hpp"
+
+namespace tapelab::kernels::detail {
+
+template <class T>
+struct KernelTable {
+  Target target;
+  void (*gemm)(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*, index_t, T, T*, index_t,
+               const GemmEpilogue<T>*);
+  void (*fill)(index_t, index_t, T, T*, index_t);
+  void (*copy)(index_t, index_t, const T*, index_t, T*, index_t);
+  void (*axpy)(index_t, index_t, T, const T*, index_t, T*, index_t);
+  void (*scale)(index_t, index_t, T, T*, index_t);
+  void (*add)(index_t, index_t, const T*, index_t, const T*, index_t, T*, index_t);
+  void (*sub)(index_t, index_t, const T*, index_t, const T*, index_t, T*, index_t);
+  void (*hadamard)(index_t, index_t, const T*, index_t, const T*, index_t, T*, index_t);
+  void (*add_row_vector)(index_t, index_t, const T*, T*, index_t);
+  void (*add_col_vector)(index_t, index_t, const T*, T*, index_t);
+  void (*column_sums)(index_t, index_t, const T*, index_t, T, T*);
+  void (*row_sums)(index_t, index_t, const T*, index_t, T, T*);
+  void (*activation_forward)(Activation, index_t, index_t, const T*, index_t, T*, index_t);
+  void (*activation_derivative)(Activation, index_t, index_t, const T*, index_t, T*, index_t);
+  void (*activation_backward)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, index_t);
+  T (*sum)(index_t, index_t, const T*, index_t);
+  T (*dot)(index_t, index_t, const T*, index_t, const T*, index_t);
+  T (*squared_norm)(index_t, index_t, const T*, index_t);
+  T (*max_abs)(index_t, index_t, const T*, index_t);
+};
+
+// Defined (specialised) in kernels/arch/<target>.cpp.
+template <Target target, class T>
+const KernelTable<T>& arch_table();
+
+}  // namespace tapelab::kernels::detail

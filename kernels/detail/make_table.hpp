@@ -1,0 +1,55 @@
+#pragma once
+// Included only by kernels/arch/*.cpp: instantiates every templated kernel for one xsimd architecture.
+// Everything in the detail implementation headers lives in an unnamed namespace (see scalar_math.hpp for why).
+#include "kernels/detail/gemm_driver.hpp"
+#include "kernels/detail/kernel_table.hpp"
+#include "kernels/detail/simd_activations.hpp"
+#include "kernels/detail/simd_elementwise.hpp"
+#include "kernels/detail/simd_reductions.hpp"
+
+namespace tapelab::kernels::detail {
+namespace {
+
+template <class Arch, class T>
+KernelTable<T> make_table(Target target) {
+  KernelTable<T> t{};
+  t.target = target;
+  t.gemm = &gemm_driver<Arch, T>;
+  t.fill = &simd_fill<Arch, T>;
+  t.copy = &simd_copy<Arch, T>;
+  t.axpy = &simd_axpy<Arch, T>;
+  t.scale = &simd_scale<Arch, T>;
+  t.add = &simd_add<Arch, T>;
+  t.sub = &simd_sub<Arch, T>;
+  t.hadamard = &simd_hadamard<Arch, T>;
+  t.add_row_vector = &simd_add_row_vector<Arch, T>;
+  t.add_col_vector = &simd_add_col_vector<Arch, T>;
+  t.column_sums = &simd_column_sums<Arch, T>;
+  t.row_sums = &simd_row_sums<Arch, T>;
+  t.activation_forward = &simd_activation_forward<Arch, T>;
+  t.activation_derivative = &simd_activation_derivative<Arch, T>;
+  t.activation_backward = &simd_activation_backward<Arch, T>;
+  t.sum = &simd_sum<Arch, T>;
+  t.dot = &simd_dot<Arch, T>;
+  t.squared_norm = &simd_squared_norm<Arch, T>;
+  t.max_abs = &simd_max_abs<Arch, T>;
+  return t;
+}
+
+}  // namespace
+}  // namespace tapelab::kernels::detail
+
+// Defines arch_table<TARGET, float/double>() for one architecture translation unit.
+#define TAPELAB_DEFINE_ARCH_TABLES(TARGET, ARCH)                                          \
+  namespace tapelab::kernels::detail {                                                   \
+  template <>                                                                            \
+  const KernelTable<float>& arch_table<TARGET, float>() {                                \
+    static const KernelTable<float> table = make_table<ARCH, float>(TARGET);             \
+    return table;                                                                        \
+  }                                                                                      \
+  template <>                                                                            \
+  const KernelTable<double>& arch_table<TARGET, double>() {                              \
+    static const KernelTable<double> table = make_table<ARCH, double>(TARGET);           \
+    return table;                                                                        \
+  }                                                                                      \
+  }
