@@ -1,31 +1,247 @@
 #pragma once
-// PLACEHOLDER GEMM driver: plain loops, replaced by the BLIS-style driver.
+// The GEMM driver for one architecture: cache blocking, packing, threading and edge tiles around the
+// micro-kernel (BLIS's five loops, minus the ones a single socket does not need).
+//
+//   for jc in N step NC            columns of C
+//     for pc in K step KC          depth: a packed B block (KC x NC) is shared by all threads
+//       for unit (ic, jr-group)    output tiles, split over OpenMP threads; each packs its own A block
+//         for jr in group step NR
+//           for ir in MC step MR   micro-kernel on one MR x NR tile of C
+//
+// K is never split across threads and every C tile sees the pc blocks in the same order, so the result does not
+// depend on the thread count. The small-shape path (M <= kDirectMaxM) skips packing where the layout allows: the
+// micro-kernel reads A in place (either transpose, via strides) and B in place when op(B) = B; only edge tiles
+// and transposed B are packed, into small per-thread buffers.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
+#include "kernels/detail/gemm_blocking.hpp"
+#include "kernels/detail/gemm_microkernel.hpp"
+#include "kernels/detail/gemm_pack.hpp"
+#include "kernels/detail/simd_activations.hpp"
 #include "kernels/gemm.hpp"
-#include "kernels/scalar_math.hpp"
 
 namespace tapelab::kernels::detail {
 namespace {
 
+// Below this many multiply-adds a GEMM runs on one thread (waking the team costs more than it saves).
+constexpr index_t kGemmParallelMacs = index_t(1) << 21;
+
+// A growable 64-byte-aligned scratch buffer, one per thread and role: after the first call of a given size no
+// GEMM allocates (the autodiff tape relies on this for its allocation-free training step).
+template <class T, int kRole>
+T* scratch(index_t count) {
+  struct Buffer {
+    T* data = nullptr;
+    index_t capacity = 0;
+    ~Buffer() { ::operator delete[](data, std::align_val_t(64)); }
+  };
+  thread_local Buffer buf;
+  if (count > buf.capacity) {
+    ::operator delete[](buf.data, std::align_val_t(64));
+    buf.data = static_cast<T*>(::operator new[](sizeof(T) * static_cast<size_t>(count), std::align_val_t(64)));
+    buf.capacity = count;
+  }
+  return buf.data;
+}
+
+// C = beta * C (beta == 0 writes zeros without reading C).
+template <class T>
+void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
+  for (index_t i = 0; i < m; ++i)
+    for (index_t j = 0; j < n; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+// Fused epilogue on an m x n tile of C at (i0, j0): add the bias, keep the pre-activation, apply σ.
+template <class Arch, class T>
+void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m, index_t n, T* C, index_t ldc) {
+  T* tile = C + i0 * ldc + j0;
+  if (ep.bias_mode == Bias::per_row)
+    for (index_t i = 0; i < m; ++i) {
+      const T bi = ep.bias[i0 + i];
+      for (index_t j = 0; j < n; ++j) tile[i * ldc + j] += bi;
+    }
+  else if (ep.bias_mode == Bias::per_col)
+    for (index_t i = 0; i < m; ++i)
+      for (index_t j = 0; j < n; ++j) tile[i * ldc + j] += ep.bias[j0 + j];
+  if (ep.pre_activation != nullptr) {
+    T* pre = ep.pre_activation + i0 * ep.ld_pre_activation + j0;
+    for (index_t i = 0; i < m; ++i)
+      for (index_t j = 0; j < n; ++j) pre[i * ep.ld_pre_activation + j] = tile[i * ldc + j];
+  }
+  if (ep.activation != Activation::identity) simd_activation_forward<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc);
+}
+
+// Runs the micro-kernel on one tile; a partial tile (m < MR or n < NR) goes through a local buffer so the
+// kernel itself never needs a tail case.
+template <class Arch, class T, bool kPackedA, bool kPackedB>
+void run_tile(index_t kc, const T* a, index_t ars, index_t aks, const T* b, index_t bks, T alpha, T beta, T* c,
+              index_t ldc, index_t m, index_t n) {
+  using Blk = GemmBlocking<Arch, T>;
+  constexpr int MR = Blk::MR, NV = Blk::NV, NR = NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+  if (m == MR && n == NR) {
+    micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, alpha, beta, c, ldc);
+    return;
+  }
+  alignas(64) T tmp[MR * NR];
+  micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, T(1), T(0), tmp, NR);
+  for (index_t i = 0; i < m; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      T& out = c[i * ldc + j];
+      out = alpha * tmp[i * NR + j] + (beta == T(0) ? T(0) : beta * out);
+    }
+}
+
+// Everything one GEMM call needs, passed to the (possibly parallel) blocked loops.
+template <class T>
+struct GemmProblem {
+  Trans ta, tb;
+  index_t M, N, K;
+  T alpha;
+  const T* A;
+  index_t lda;
+  const T* B;
+  index_t ldb;
+  T beta;
+  T* C;
+  index_t ldc;
+  const GemmEpilogue<T>* ep;
+  bool direct_a, direct_b;  // read op(A) / op(B) in place instead of packing
+  T* b_packed;              // the shared packed B block (unused when direct_b)
+};
+
+// The blocked loops. Called by every thread of a parallel region (the `omp for` loops are orphaned work-sharing
+// constructs) or directly by one thread.
+template <class Arch, class T>
+void gemm_blocked(const GemmProblem<T>& g, int threads) {
+  using Blk = GemmBlocking<Arch, T>;
+  constexpr int MR = Blk::MR, NV = Blk::NV, NR = NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+  constexpr index_t KC = Blk::KC, MC = Blk::MC, NC = Blk::NC;
+  const index_t M = g.M, N = g.N, K = g.K, lda = g.lda, ldb = g.ldb, ldc = g.ldc;
+  const T* A = g.A;
+  const T* B = g.B;
+  T* C = g.C;
+
+  const index_t kc_max = std::min(K, KC);
+  T* a_packed = g.direct_a ? nullptr : scratch<T, 1>(((std::min(M, MC) + MR - 1) / MR) * MR * kc_max);
+  T* a_edge = scratch<T, 2>(MR * kc_max);  // an M-tail panel in the direct path
+  T* b_edge = scratch<T, 3>(NR * kc_max);  // an N-tail panel in the direct path
+  const index_t n_ic = (M + MC - 1) / MC;
+
+  for (index_t jc = 0; jc < N; jc += NC) {
+    const index_t nc = std::min(NC, N - jc);
+    const index_t n_panels = (nc + NR - 1) / NR;
+    // Enough units for every thread: split the columns into groups when there are few row blocks.
+    const index_t groups = std::min<index_t>(n_panels, std::max<index_t>(1, (2 * threads + n_ic - 1) / n_ic));
+    const index_t panels_per_group = (n_panels + groups - 1) / groups;
+
+    for (index_t pc = 0; pc < K; pc += KC) {
+      const index_t kc = std::min(KC, K - pc);
+      const T beta_eff = pc == 0 ? g.beta : T(1);
+      const bool last = pc + kc == K;
+
+      if (!g.direct_b) {
+#pragma omp for schedule(static)
+        for (index_t p = 0; p < n_panels; ++p)
+          pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + p * NR, std::min<index_t>(NR, nc - p * NR),
+                              g.b_packed + p * NR * kc);
+      }
+
+      index_t packed_ic = -1;  // which A block this thread holds packed for this (jc, pc)
+#pragma omp for schedule(static)
+      for (index_t unit = 0; unit < n_ic * groups; ++unit) {
+        const index_t ic = (unit / groups) * MC;
+        const index_t mc = std::min(MC, M - ic);
+        const index_t p_begin = (unit % groups) * panels_per_group;
+        const index_t p_end = std::min(n_panels, p_begin + panels_per_group);
+        if (!g.direct_a && packed_ic != ic) {
+          pack_a<T, MR>(g.ta, A, lda, ic, mc, pc, kc, a_packed);
+          packed_ic = ic;
+        }
+        for (index_t p = p_begin; p < p_end; ++p) {
+          const index_t jr = p * NR;
+          const index_t nr = std::min<index_t>(NR, nc - jr);
+          // Where this column panel of op(B) is read from: the packed block, B itself, or a packed edge panel.
+          const T* b = nullptr;
+          index_t bks = NR;
+          bool b_in_place = false;
+          if (!g.direct_b) {
+            b = g.b_packed + p * NR * kc;
+          } else if (nr == NR) {
+            b = B + pc * ldb + jc + jr;
+            bks = ldb;
+            b_in_place = true;
+          } else {
+            pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + jr, nr, b_edge);
+            b = b_edge;
+          }
+          for (index_t ir = 0; ir < mc; ir += MR) {
+            const index_t mr = std::min<index_t>(MR, mc - ir);
+            T* c = C + (ic + ir) * ldc + jc + jr;
+            if (!g.direct_a || mr < MR) {
+              const T* a;
+              if (!g.direct_a) {
+                a = a_packed + ir * kc;
+              } else {
+                pack_a<T, MR>(g.ta, A, lda, ic + ir, mr, pc, kc, a_edge);
+                a = a_edge;
+              }
+              if (b_in_place)
+                run_tile<Arch, T, true, false>(kc, a, 1, MR, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
+              else
+                run_tile<Arch, T, true, true>(kc, a, 1, MR, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
+            } else {
+              // A read in place: op(A)[i, k] is A[i*lda + k] (N) or A[k*lda + i] (T).
+              const index_t row = ic + ir;
+              const T* a = g.ta == Trans::N ? A + row * lda + pc : A + pc * lda + row;
+              const index_t ars = g.ta == Trans::N ? lda : 1;
+              const index_t aks = g.ta == Trans::N ? 1 : lda;
+              if (b_in_place)
+                run_tile<Arch, T, false, false>(kc, a, ars, aks, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
+              else
+                run_tile<Arch, T, false, true>(kc, a, ars, aks, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
+            }
+            if (last && g.ep != nullptr) apply_epilogue<Arch, T>(*g.ep, ic + ir, jc + jr, mr, nr, C, ldc);
+          }
+        }
+      }  // implicit barrier: the packed B block is overwritten for the next pc only after everyone is done
+    }
+  }
+}
+
 template <class Arch, class T>
 void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
                  index_t ldb, T beta, T* C, index_t ldc, const GemmEpilogue<T>* ep) {
-  for (index_t i = 0; i < M; ++i)
-    for (index_t j = 0; j < N; ++j) {
-      T acc = 0;
-      for (index_t k = 0; k < K; ++k)
-        acc += (ta == Trans::N ? A[i * lda + k] : A[k * lda + i]) * (tb == Trans::N ? B[k * ldb + j] : B[j * ldb + k]);
-      T z = alpha * acc + (beta == T(0) ? T(0) : beta * C[i * ldc + j]);
-      if (ep != nullptr) {
-        if (ep->bias_mode == Bias::per_row) z += ep->bias[i];
-        if (ep->bias_mode == Bias::per_col) z += ep->bias[j];
-        if (ep->pre_activation != nullptr) ep->pre_activation[i * ep->ld_pre_activation + j] = z;
-        z = scalar::activate(ep->activation, z);
-      }
-      C[i * ldc + j] = z;
-    }
+  using Blk = GemmBlocking<Arch, T>;
+  constexpr int NR = Blk::NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+
+  if (K == 0 || alpha == T(0)) {  // nothing to multiply: C = beta * C, then the epilogue
+    scale_c(M, N, beta, C, ldc);
+    if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
+    return;
+  }
+
+  const bool direct_a = M <= Blk::kDirectMaxM;            // read A in place
+  const bool direct_b = direct_a && tb == Trans::N;       // read B in place (rows of op(B) are contiguous)
+  const bool parallel = M * N * K >= kGemmParallelMacs && omp_get_max_threads() > 1 && !omp_in_parallel();
+  const int threads = parallel ? omp_get_max_threads() : 1;
+
+  const index_t kc_max = std::min(K, Blk::KC);
+  const index_t nc_max = std::min(N, Blk::NC);
+  // The shared packed B block belongs to the calling thread (so concurrent GEMMs from different threads are safe).
+  T* b_packed = direct_b ? nullptr : scratch<T, 0>(((nc_max + NR - 1) / NR) * NR * kc_max);
+  const GemmProblem<T> prob{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, direct_a, direct_b, b_packed};
+  if (parallel) {
+#pragma omp parallel num_threads(threads)
+    gemm_blocked<Arch, T>(prob, threads);
+  } else {
+    gemm_blocked<Arch, T>(prob, 1);  // no parallel region at all: tiny GEMMs on the tape pay nothing for OpenMP
+  }
 }
 
 }  // namespace

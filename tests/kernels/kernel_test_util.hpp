@@ -35,7 +35,7 @@ struct Matrix {
   T operator()(index_t i, index_t j) const { return data()[i * ld + j]; }
 
   void randomize(std::mt19937_64& rng, T lo = T(-1), T hi = T(1)) {
-    std::uniform_real_distribution<double> u(double(lo), double(hi));
+    std::uniform_real_distribution<double> u{double(lo), double(hi)};
     for (index_t i = 0; i < rows; ++i)
       for (index_t j = 0; j < cols; ++j) (*this)(i, j) = T(u(rng));
   }
