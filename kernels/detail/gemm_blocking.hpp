@@ -3,11 +3,15 @@
 //
 //   MR x NR  register tile of the micro-kernel (NR = NV vectors); MR*NV accumulators + NV loads + 1 broadcast
 //            must fit the register file (32 zmm on AVX-512, 16 ymm/xmm otherwise).
+//   MR_direct the tile height of the small-shape path: a power of two, so that the ResNet widths (16, 64, 256)
+//            split into whole tiles and no row tail has to be packed.
 //   KC       depth of a packed panel: the B micro-panel (KC x NR) should sit in L1 while A streams from L2.
 //   MC       rows of the packed A block (MC x KC in L2).
 //   NC       columns of the packed B block (KC x NC in L3).
-//   kDirectMaxM: at most this many rows of C, the small-shape path reads A and B where they lie (no packing),
-//            since each packed panel would be reused only a few times (the ResNet regime, d <= 256).
+//   kDirectMaxM: at most this many rows of C, the small-shape path reads A where it lies (no packing), since
+//            each packed A panel would be reused only a few times (the ResNet regime, d <= 256).
+//   kDirectMaxMForB: at most this many rows, B is read in place too. Packing B costs about K*N copies, paid back
+//            over M/MR row blocks; and with more row blocks, re-reading a strided B panel thrashes the TLB.
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
@@ -18,26 +22,27 @@ namespace {
 template <class Arch, class T>
 struct GemmBlocking;
 
-// AVX-512: 12 x 2 zmm = 24 accumulators of 32 registers.
+// AVX-512: 14 x 2 zmm = 28 accumulators of 32 registers. Measured against 12 x 2 and 8 x 2 at 1024^3 (scripts/
+// bench_kernels.sh): 14 rows won by 10-30%, with KC = 384 for float (the B micro-panel, 384 x 32 floats, is 48 KB).
 template <class T>
 struct GemmBlocking<xsimd::avx512f, T> {
-  static constexpr int MR = 12, NV = 2;
-  static constexpr index_t KC = 256, MC = 144, NC = 4096;
-  static constexpr index_t kDirectMaxM = 256;
+  static constexpr int MR = 14, MR_direct = 8, NV = 2;
+  static constexpr index_t KC = sizeof(T) == 4 ? 384 : 256, MC = 140, NC = 4096;
+  static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64;
 };
 // AVX2 + FMA: 6 x 2 ymm = 12 accumulators of 16 registers (the classic Haswell shape).
 template <class T>
 struct GemmBlocking<xsimd::fma3<xsimd::avx2>, T> {
-  static constexpr int MR = 6, NV = 2;
+  static constexpr int MR = 6, MR_direct = 4, NV = 2;
   static constexpr index_t KC = 256, MC = 120, NC = 4096;
-  static constexpr index_t kDirectMaxM = 256;
+  static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64;
 };
 // SSE2 baseline: 4 x 2 xmm = 8 accumulators of 16 registers (no FMA: multiply then add).
 template <class T>
 struct GemmBlocking<xsimd::sse2, T> {
-  static constexpr int MR = 4, NV = 2;
+  static constexpr int MR = 4, MR_direct = 4, NV = 2;
   static constexpr index_t KC = 256, MC = 96, NC = 2048;
-  static constexpr index_t kDirectMaxM = 256;
+  static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64;
 };
 
 }  // namespace

@@ -79,11 +79,10 @@ void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m
 
 // Runs the micro-kernel on one tile; a partial tile (m < MR or n < NR) goes through a local buffer so the
 // kernel itself never needs a tail case.
-template <class Arch, class T, bool kPackedA, bool kPackedB>
+template <class Arch, class T, int MR, bool kPackedA, bool kPackedB>
 void run_tile(index_t kc, const T* a, index_t ars, index_t aks, const T* b, index_t bks, T alpha, T beta, T* c,
               index_t ldc, index_t m, index_t n) {
-  using Blk = GemmBlocking<Arch, T>;
-  constexpr int MR = Blk::MR, NV = Blk::NV, NR = NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+  constexpr int NV = GemmBlocking<Arch, T>::NV, NR = NV * static_cast<int>(xsimd::batch<T, Arch>::size);
   if (m == MR && n == NR) {
     micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, alpha, beta, c, ldc);
     return;
@@ -115,12 +114,12 @@ struct GemmProblem {
   T* b_packed;              // the shared packed B block (unused when direct_b)
 };
 
-// The blocked loops. Called by every thread of a parallel region (the `omp for` loops are orphaned work-sharing
-// constructs) or directly by one thread.
-template <class Arch, class T>
+// The blocked loops. With kParallel, called by every thread of a parallel region (the `omp for` loops are
+// orphaned work-sharing constructs); without, by one thread, touching no OpenMP at all (small GEMMs on the tape).
+template <class Arch, class T, int MR, bool kParallel>
 void gemm_blocked(const GemmProblem<T>& g, int threads) {
   using Blk = GemmBlocking<Arch, T>;
-  constexpr int MR = Blk::MR, NV = Blk::NV, NR = NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+  constexpr int NR = Blk::NV * static_cast<int>(xsimd::batch<T, Arch>::size);
   constexpr index_t KC = Blk::KC, MC = Blk::MC, NC = Blk::NC;
   const index_t M = g.M, N = g.N, K = g.K, lda = g.lda, ldb = g.ldb, ldc = g.ldc;
   const T* A = g.A;
@@ -146,15 +145,20 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
       const bool last = pc + kc == K;
 
       if (!g.direct_b) {
-#pragma omp for schedule(static)
-        for (index_t p = 0; p < n_panels; ++p)
+        auto pack_panel = [&](index_t p) {
           pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + p * NR, std::min<index_t>(NR, nc - p * NR),
                               g.b_packed + p * NR * kc);
+        };
+        if constexpr (kParallel) {
+#pragma omp for schedule(static)
+          for (index_t p = 0; p < n_panels; ++p) pack_panel(p);
+        } else {
+          for (index_t p = 0; p < n_panels; ++p) pack_panel(p);
+        }
       }
 
       index_t packed_ic = -1;  // which A block this thread holds packed for this (jc, pc)
-#pragma omp for schedule(static)
-      for (index_t unit = 0; unit < n_ic * groups; ++unit) {
+      auto compute_unit = [&](index_t unit) {
         const index_t ic = (unit / groups) * MC;
         const index_t mc = std::min(MC, M - ic);
         const index_t p_begin = (unit % groups) * panels_per_group;
@@ -192,9 +196,9 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
                 a = a_edge;
               }
               if (b_in_place)
-                run_tile<Arch, T, true, false>(kc, a, 1, MR, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, true, false>(kc, a, 1, MR, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
               else
-                run_tile<Arch, T, true, true>(kc, a, 1, MR, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, true, true>(kc, a, 1, MR, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
             } else {
               // A read in place: op(A)[i, k] is A[i*lda + k] (N) or A[k*lda + i] (T).
               const index_t row = ic + ir;
@@ -202,14 +206,21 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
               const index_t ars = g.ta == Trans::N ? lda : 1;
               const index_t aks = g.ta == Trans::N ? 1 : lda;
               if (b_in_place)
-                run_tile<Arch, T, false, false>(kc, a, ars, aks, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, false, false>(kc, a, ars, aks, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
               else
-                run_tile<Arch, T, false, true>(kc, a, ars, aks, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, false, true>(kc, a, ars, aks, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
             }
             if (last && g.ep != nullptr) apply_epilogue<Arch, T>(*g.ep, ic + ir, jc + jr, mr, nr, C, ldc);
           }
         }
-      }  // implicit barrier: the packed B block is overwritten for the next pc only after everyone is done
+      };
+      if constexpr (kParallel) {
+#pragma omp for schedule(static)
+        for (index_t unit = 0; unit < n_ic * groups; ++unit) compute_unit(unit);
+        // implicit barrier: the packed B block is overwritten for the next pc only after everyone is done
+      } else {
+        for (index_t unit = 0; unit < n_ic * groups; ++unit) compute_unit(unit);
+      }
     }
   }
 }
@@ -227,7 +238,7 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   }
 
   const bool direct_a = M <= Blk::kDirectMaxM;            // read A in place
-  const bool direct_b = direct_a && tb == Trans::N;       // read B in place (rows of op(B) are contiguous)
+  const bool direct_b = M <= Blk::kDirectMaxMForB && tb == Trans::N;  // read B in place (rows of op(B) contiguous)
   const bool parallel = M * N * K >= kGemmParallelMacs && omp_get_max_threads() > 1 && !omp_in_parallel();
   const int threads = parallel ? omp_get_max_threads() : 1;
 
@@ -236,11 +247,14 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   // The shared packed B block belongs to the calling thread (so concurrent GEMMs from different threads are safe).
   T* b_packed = direct_b ? nullptr : scratch<T, 0>(((nc_max + NR - 1) / NR) * NR * kc_max);
   const GemmProblem<T> prob{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, direct_a, direct_b, b_packed};
+  // The direct path uses a tile height that divides the ResNet widths; the packed path the one that is fastest.
   if (parallel) {
+    auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, true> : &gemm_blocked<Arch, T, Blk::MR, true>;
 #pragma omp parallel num_threads(threads)
-    gemm_blocked<Arch, T>(prob, threads);
+    run(prob, threads);
   } else {
-    gemm_blocked<Arch, T>(prob, 1);  // no parallel region at all: tiny GEMMs on the tape pay nothing for OpenMP
+    auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, false> : &gemm_blocked<Arch, T, Blk::MR, false>;
+    run(prob, 1);
   }
 }
 

@@ -25,6 +25,16 @@ void micro_kernel(index_t kc, const T* __restrict a, index_t a_row_stride, index
   const index_t aks = kPackedA ? MR : a_k_stride;
   const index_t bks = kPackedB ? NR : b_k_stride;
 
+  // Ask for the C tile now so its cache lines arrive while a long k loop runs (the write-back would stall
+  // otherwise); for short loops the prefetches would cost more than they hide.
+  if (kc >= 64) {
+#pragma GCC unroll 64
+    for (int i = 0; i < MR; ++i) {
+      __builtin_prefetch(c + i * ldc, 1);
+      __builtin_prefetch(c + i * ldc + NR - 1, 1);
+    }
+  }
+
   V acc[MR][NV];
 #pragma GCC unroll 64
   for (int i = 0; i < MR; ++i)
@@ -45,6 +55,13 @@ void micro_kernel(index_t kc, const T* __restrict a, index_t a_row_stride, index
     b += bks;
   }
 
+  if (alpha == T(1) && beta == T(0)) {  // the common case on the tape: plain stores
+#pragma GCC unroll 64
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v].store_unaligned(c + i * ldc + v * W);
+    return;
+  }
   const V va(alpha);
   if (beta == T(0)) {
 #pragma GCC unroll 64

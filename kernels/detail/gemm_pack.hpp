@@ -16,10 +16,15 @@ void pack_a(Trans ta, const T* A, index_t lda, index_t i0, index_t mc, index_t p
   for (index_t r = 0; r < mc; r += MR) {
     const index_t mr = mc - r < MR ? mc - r : MR;
     T* panel = out + r * kc;
-    if (ta == Trans::N) {  // row i of op(A) is contiguous: walk it, scatter with stride MR
-      for (index_t i = 0; i < mr; ++i) {
-        const T* src = A + (i0 + r + i) * lda + p0;
-        for (index_t k = 0; k < kc; ++k) panel[k * MR + i] = src[k];
+    if (ta == Trans::N) {  // row i of op(A) is contiguous: read MR rows side by side, write the panel in order
+      const T* src = A + (i0 + r) * lda + p0;
+      if (mr == MR) {
+        for (index_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+          for (index_t i = 0; i < MR; ++i) panel[k * MR + i] = src[i * lda + k];
+      } else {
+        for (index_t k = 0; k < kc; ++k)
+          for (index_t i = 0; i < mr; ++i) panel[k * MR + i] = src[i * lda + k];
       }
     } else {  // column k of op(A) is contiguous: copy MR at a time
       for (index_t k = 0; k < kc; ++k) {

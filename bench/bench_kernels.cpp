@@ -1,0 +1,178 @@
+// Kernel benchmarks, tapelab beside OpenBLAS in one run. GEMM rows are named BM_Gemm/<impl>/<f32|f64>/<M>/<N>/<K>
+// so tapelab and openblas rows pair up (scripts/gemm_table.py prints the ratio table). Both run on one thread
+// unless the impl name says otherwise (tapelab-2t). Counter GFLOPS = 2 M N K / time.
+//
+// Debian's OpenBLAS 0.3.21 does not recognise newer CPUs and falls back to its Haswell (AVX2) kernels; run with
+// OPENBLAS_CORETYPE=SkylakeX to compare against its AVX-512 kernels (scripts/bench_kernels.sh does this).
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <initializer_list>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+
+#ifdef TAPELAB_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace tk = tapelab::kernels;
+
+namespace {
+
+template <class T>
+std::vector<T> random_vector(size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<T> v(n);
+  for (auto& x : v) x = T(u(rng));
+  return v;
+}
+
+template <class T> const char* type_name() { return sizeof(T) == 4 ? "f32" : "f64"; }
+
+void set_gflops(benchmark::State& state, double flops) {
+  state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// C (M x N) = A (M x K) * B (K x N), the forward product of a residual layer when M = K = d, N = batch.
+template <class T>
+void BM_GemmTapelab(benchmark::State& state, long M, long N, long K, int threads) {
+  auto A = random_vector<T>(size_t(M * K), 1), B = random_vector<T>(size_t(K * N), 2), C = random_vector<T>(size_t(M * N), 3);
+  tk::set_num_threads(threads);
+  for (auto _ : state) {
+    tk::gemm<T>(tk::Trans::N, tk::Trans::N, M, N, K, T(1), A.data(), K, B.data(), N, T(0), C.data(), N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, 2.0 * double(M) * double(N) * double(K));
+}
+
+#ifdef TAPELAB_HAVE_OPENBLAS
+template <class T>
+void BM_GemmOpenBLAS(benchmark::State& state, int M, int N, int K) {
+  auto A = random_vector<T>(size_t(M * K), 1), B = random_vector<T>(size_t(K * N), 2), C = random_vector<T>(size_t(M * N), 3);
+  openblas_set_num_threads(1);
+  for (auto _ : state) {
+    if constexpr (sizeof(T) == 4)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, A.data(), K, B.data(), N, 0.0, C.data(), N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, 2.0 * double(M) * double(N) * double(K));
+}
+#endif
+
+// The backward products of a residual layer: dH = W^T dZ (T,N) and dW = dZ H^T (N,T).
+template <class T>
+void BM_GemmTransposed(benchmark::State& state, tk::Trans ta, tk::Trans tb, long d, long batch) {
+  auto W = random_vector<T>(size_t(d * d), 1), Z = random_vector<T>(size_t(d * batch), 2), H = random_vector<T>(size_t(d * batch), 3);
+  auto out = random_vector<T>(size_t(d * batch), 4);
+  tk::set_num_threads(1);
+  for (auto _ : state) {
+    if (ta == tk::Trans::T)  // dH (d x B) = W^T (d x d) dZ (d x B)
+      tk::gemm<T>(ta, tb, d, batch, d, T(1), W.data(), d, Z.data(), batch, T(0), out.data(), batch);
+    else  // dW (d x d) = dZ (d x B) H^T (B x d)
+      tk::gemm<T>(ta, tb, d, d, batch, T(1), Z.data(), batch, H.data(), batch, T(0), out.data(), d);
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_gflops(state, 2.0 * double(d) * double(d) * double(batch));
+}
+
+template <class T>
+void BM_Tanh(benchmark::State& state) {
+  const tk::index_t n = state.range(0);
+  auto x = random_vector<T>(size_t(n), 1), y = x;
+  tk::set_num_threads(1);
+  for (auto _ : state) {
+    tk::activation_forward<T>(tk::Activation::tanh, 1, n, x.data(), n, y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+template <class T>
+void BM_Sum(benchmark::State& state) {
+  const tk::index_t n = state.range(0);
+  auto x = random_vector<T>(size_t(n), 1);
+  tk::set_num_threads(1);
+  for (auto _ : state) benchmark::DoNotOptimize(tk::sum<T>(1, n, x.data(), n));
+  state.SetBytesProcessed(state.iterations() * n * tk::index_t(sizeof(T)));
+}
+
+// Builds "a/b/c/..." without operator+ chains (GCC 12 raises a false -Wrestrict on those).
+std::string join(std::initializer_list<std::string> parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += '/';
+    out += p;
+  }
+  return out;
+}
+
+template <class T>
+void register_gemm(const std::vector<std::array<long, 3>>& shapes) {
+  const std::string ty = type_name<T>();
+  for (const auto& [M, N, K] : shapes) {
+    const std::string m = std::to_string(M), n = std::to_string(N), k = std::to_string(K);
+    benchmark::RegisterBenchmark(join({"BM_Gemm", "tapelab", ty, m, n, k}).c_str(), BM_GemmTapelab<T>, M, N, K, 1)
+        ->Unit(benchmark::kMicrosecond);
+    if (double(M) * double(N) * double(K) >= 1e8)
+      benchmark::RegisterBenchmark(join({"BM_Gemm", "tapelab-2t", ty, m, n, k}).c_str(), BM_GemmTapelab<T>, M, N, K, 2)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();  // wall time: CPU time would count only the calling thread
+#ifdef TAPELAB_HAVE_OPENBLAS
+    benchmark::RegisterBenchmark(join({"BM_Gemm", "openblas", ty, m, n, k}).c_str(), BM_GemmOpenBLAS<T>, int(M), int(N),
+                                 int(K))
+        ->Unit(benchmark::kMicrosecond);
+#endif
+  }
+}
+
+template <class T>
+void register_all() {
+  std::vector<std::array<long, 3>> shapes;
+  for (long n : {16, 32, 64, 128, 256, 512, 1024, 2048}) shapes.push_back({n, n, n});
+  for (long d : {16, 64, 256})  // ResNet layer: (d x d) * (d x B)
+    for (long batch : {32, 256, 1024}) shapes.push_back({d, batch, d});
+  register_gemm<T>(shapes);
+  const std::string ty = type_name<T>();
+  for (long d : {16, 64, 256}) {
+    const std::string dims = join({std::to_string(d), "256"});
+    benchmark::RegisterBenchmark(join({"BM_GemmBackward", "dH=WtdZ", ty, dims}).c_str(), BM_GemmTransposed<T>,
+                                 tk::Trans::T, tk::Trans::N, d, 256L)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(join({"BM_GemmBackward", "dW=dZHt", ty, dims}).c_str(), BM_GemmTransposed<T>,
+                                 tk::Trans::N, tk::Trans::T, d, 256L)
+        ->Unit(benchmark::kMicrosecond);
+  }
+  benchmark::RegisterBenchmark(join({"BM_Tanh", ty}).c_str(), BM_Tanh<T>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark(join({"BM_Sum", ty}).c_str(), BM_Sum<T>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all<float>();
+  register_all<double>();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  benchmark::AddCustomContext("tapelab_target", std::string(tk::target_name(tk::active_target())));
+  benchmark::AddCustomContext("openblas_coretype", coretype ? coretype : "(auto)");
+#ifdef TAPELAB_HAVE_OPENBLAS
+  benchmark::AddCustomContext("openblas_config", openblas_get_config());
+#endif
+  std::fprintf(stderr, "tapelab kernels: SIMD target %s; OPENBLAS_CORETYPE=%s\n",
+               std::string(tk::target_name(tk::active_target())).c_str(), coretype ? coretype : "(auto)");
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

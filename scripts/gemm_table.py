@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Side-by-side table of a Google Benchmark JSON run: tapelab rows next to their peer rows, with the ratio.
+
+Usage: gemm_table.py RESULT.json
+
+Rows named BM_<what>/<impl>/<rest> are paired on (<what>, <rest>); impl "tapelab" is compared with every other
+impl of the same key ("openblas", "libtorch"). With --benchmark_repetitions, each row is summarised by the median
+over repetitions (and the best, which is what a quiet machine would show). Ratio = tapelab speed / peer speed
+(time ratio peer/tapelab, or GFLOPS ratio): > 1 means tapelab is faster.
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        with open(sys.argv[1]) as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        print(f"gemm_table.py: cannot read {sys.argv[1]}: {e}", file=sys.stderr)
+        return 1
+
+    times = defaultdict(list)  # name -> [time per iteration in its unit]
+    units = {}
+    for b in data.get("benchmarks", []):
+        if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
+            continue
+        name = b.get("run_name", b["name"])
+        times[name].append(float(b["cpu_time"]) if "/2t" not in name and "-2t" not in name else float(b["real_time"]))
+        units[name] = b.get("time_unit", "us")
+
+    rows = defaultdict(dict)  # key -> impl -> (median, best)
+    order = []
+    for name, ts in times.items():
+        parts = name.split("/")
+        if len(parts) < 3:
+            continue
+        key = (parts[0], "/".join(parts[2:]))
+        if key not in rows:
+            order.append(key)
+        rows[key][parts[1]] = (statistics.median(ts), min(ts), units[name])
+
+    ctx = data.get("context", {})
+    print(f"host: {ctx.get('host_name', '?')}  tapelab target: {ctx.get('tapelab_target', '?')}  "
+          f"OPENBLAS_CORETYPE: {ctx.get('openblas_coretype', '?')}  repetitions: {max(map(len, times.values()), default=0)}")
+    header = f"{'benchmark':<34} {'impl':<12} {'median':>12} {'best':>12} {'ratio(median)':>14} {'ratio(best)':>12}"
+    print(header)
+    print("-" * len(header))
+    for key in order:
+        impls = rows[key]
+        if "tapelab" not in impls:
+            continue
+        t_med, t_best, unit = impls["tapelab"]
+        label = f"{key[0]}/{key[1]}"
+        print(f"{label:<34} {'tapelab':<12} {t_med:>10.2f}{unit:>2} {t_best:>10.2f}{unit:>2}")
+        for impl, (p_med, p_best, p_unit) in sorted(impls.items()):
+            if impl == "tapelab":
+                continue
+            if impl.startswith("tapelab"):
+                print(f"{'':<34} {impl:<12} {p_med:>10.2f}{p_unit:>2} {p_best:>10.2f}{p_unit:>2}")
+                continue
+            print(f"{'':<34} {impl:<12} {p_med:>10.2f}{p_unit:>2} {p_best:>10.2f}{p_unit:>2} "
+                  f"{p_med / t_med:>14.2f} {p_best / t_best:>12.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
