@@ -8,6 +8,7 @@ required=(
   build-essential cmake
   libxsimd-dev      # SIMD wrappers for kernels/
   libgtest-dev      # tests/
+  libgmock-dev      # tests/autodiff: EXPECT_THAT(message, HasSubstr(...))
   libbenchmark-dev  # bench/
   libcli11-dev      # the tapelab command's flags
   nlohmann-json3-dev

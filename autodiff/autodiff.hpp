@@ -1,0 +1,17 @@
+#pragma once
+// tapelab autodiff, all of it: Tensor, Tape, Var, Parameter, NoGradGuard, the ops and gradcheck.
+#include "autodiff/arena.hpp"
+#include "autodiff/errors.hpp"
+#include "autodiff/gradcheck.hpp"
+#include "autodiff/no_grad.hpp"
+#include "autodiff/op_kind.hpp"
+#include "autodiff/ops/activation.hpp"
+#include "autodiff/ops/elementwise.hpp"
+#include "autodiff/ops/loss.hpp"
+#include "autodiff/ops/matmul.hpp"
+#include "autodiff/ops/reduction.hpp"
+#include "autodiff/ops/residual_step.hpp"
+#include "autodiff/parameter.hpp"
+#include "autodiff/tape.hpp"
+#include "autodiff/tensor.hpp"
+#include "autodiff/var.hpp"

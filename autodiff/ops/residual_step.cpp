@@ -1,0 +1,182 @@
+#include "autodiff/ops/residual_step.hpp"
+
+#include "autodiff/ops/activation.hpp"
+#include "autodiff/ops/elementwise.hpp"
+#include "autodiff/ops/matmul.hpp"
+#include "autodiff/ops/op_support.hpp"
+#include "kernels/activations.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/reductions.hpp"
+
+namespace tapelab {
+
+namespace {
+
+enum Input { kH = 0, kW = 1, kV = 2, kB = 3 };
+
+// Validates the shapes; returns m (the hidden width).
+template <class T>
+index_t check_residual_shapes(Tape<T>& tape, const Var<T>& h, const ResidualStep<T>& s) {
+  const char* name = "residual_step";
+  const Slot<T> sh = tape.slot(h), sw = tape.slot(s.W);
+  const index_t d = sh.rows, m = sw.rows;
+  if (sw.cols != d)
+    throw_shape_error(name, "W", sw.rows, sw.cols, "h", sh.rows, sh.cols,
+                      "inner dimensions of W h: " + std::to_string(sw.cols) + " != " + std::to_string(d));
+  if (!s.V.empty()) {
+    const Slot<T> sv = tape.slot(s.V);
+    if (sv.rows != d || sv.cols != m)
+      throw_shape_error(
+          name, "V", sv.rows, sv.cols, "W", sw.rows, sw.cols,
+          "V must be " + shape_string(d, m) + " to map act(W h) back to h's " + std::to_string(d) + " rows");
+  } else if (m != d) {
+    throw_shape_error(name, "W", sw.rows, sw.cols, "h", sh.rows, sh.cols,
+                      "without V (V = identity) W must be square so that W h has h's shape");
+  }
+  if (!s.b.empty()) {
+    const Slot<T> sb = tape.slot(s.b);
+    if (sb.rows != m || sb.cols != 1 || (sb.ld != 1 && sb.rows > 1))
+      throw_shape_error(name, "b", sb.rows, sb.cols, "W", sw.rows, sw.cols,
+                        "b must be a contiguous " + shape_string(m, 1) + " column, one entry per row of W");
+  }
+  return m;
+}
+
+// Z = W h + b (written if z != nullptr) and A = act(Z), m x B, with one fused GEMM.
+template <class T>
+void forward_pre_activation(Tape<T>& tape, std::uint32_t w, std::uint32_t h, std::uint32_t b,
+                            kernels::Activation act, T* z, T* a) {
+  const Slot<T>& sw = tape.slot(w);
+  const Slot<T>& sh = tape.slot(h);
+  kernels::GemmEpilogue<T> ep;
+  if (b != kNoSlot) {
+    ep.bias = tape.slot(b).value;
+    ep.bias_mode = kernels::Bias::per_row;
+  }
+  ep.activation = act;
+  ep.pre_activation = z;
+  ep.ld_pre_activation = sh.cols;
+  kernels::gemm(Trans::N, Trans::N, sw.rows, sh.cols, sh.rows, T(1), sw.value, sw.ld, sh.value, sh.ld, T(0),
+                a, sh.cols, &ep);
+}
+
+template <class T>
+void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
+  const kernels::Activation act = residual_activation(n.variant);
+  const Slot<T> h = tape.slot(n.in[kH]), W = tape.slot(n.in[kW]);
+  const index_t d = h.rows, B = h.cols, m = W.rows;
+  const T alpha = n.scalar;
+  const bool has_v = residual_has_v(n.variant);
+  const T* Z = n.saved[0];           // m x B pre-activation (nullptr: recompute)
+  const T* A = n.saved[1];           // m x B act(Z), kept only with V
+  const T* G = tape.output_grad(n);  // d x B
+  if (Z == nullptr) {  // recompute mode: Z = W h + b and A = act(Z), bitwise as forward computed them
+    T* z = tape.scratch(std::size_t(m * B));
+    T* a = tape.scratch(std::size_t(m * B));
+    forward_pre_activation(tape, n.in[kW], n.in[kH], n.in[kB], act, z, a);
+    Z = z;
+    A = a;
+  }
+
+  // dA = alpha V^T G (m x B); without V, dA = alpha G and alpha moves into the GEMMs below (scale c).
+  const T* dA = G;
+  T c = alpha;
+  if (has_v) {
+    const Slot<T> V = tape.slot(n.in[kV]);
+    T* buf = tape.scratch(std::size_t(m * B));
+    kernels::gemm(Trans::T, Trans::N, m, B, d, alpha, V.value, V.ld, G, B, T(0), buf, B);
+    dA = buf;
+    c = T(1);
+    if (tape.wants_grad(n.in[kV])) {  // dV (d x m) += alpha G A^T
+      auto [dV, beta] = tape.grad_target(n.in[kV]);
+      kernels::gemm(Trans::N, Trans::T, d, m, B, alpha, G, B, A, B, beta, dV, m);
+    }
+  }
+  const bool want_b = tape.wants_grad(n.in[kB]), want_w = tape.wants_grad(n.in[kW]),
+             want_h = tape.wants_grad(n.in[kH]);
+  if (!(want_b || want_w || want_h)) return;
+
+  // dZ = dA ⊙ act'(Z)   (m x B; the true dZ is c times this)
+  T* dZ = tape.scratch(std::size_t(m * B));
+  kernels::activation_backward(act, m, B, Z, B, dA, B, T(0), dZ, B);
+  if (want_b) {  // db (m x 1) += c row_sums(dZ)
+    if (c == T(1)) {
+      auto [db, beta] = tape.grad_target(n.in[kB]);
+      kernels::row_sums(m, B, dZ, B, beta, db);
+    } else {
+      T* sums = tape.scratch(std::size_t(m));
+      kernels::row_sums(m, B, dZ, B, T(0), sums);
+      tape.add_scaled(n.in[kB], c, sums, 1);
+    }
+  }
+  if (want_w) {  // dW (m x d) += c dZ h^T
+    auto [dW, beta] = tape.grad_target(n.in[kW]);
+    kernels::gemm(Trans::N, Trans::T, m, d, B, c, dZ, B, h.value, h.ld, beta, dW, d);
+  }
+  if (want_h) {  // dh (d x B) += G + c W^T dZ: G's buffer becomes dh's when possible, then one GEMM adds
+    tape.add_output_grad(n.in[kH], n, /*last_use=*/true);
+    kernels::gemm(Trans::T, Trans::N, d, B, m, c, W.value, W.ld, dZ, B, T(1), tape.slot(n.in[kH]).grad, B);
+  }
+}
+
+}  // namespace
+
+template <class T>
+Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
+  using ops_detail::Named;
+  const char* name = "residual_step";
+  Tape<T>& tape = ops_detail::common_tape(name, "h", h, Named<T>{"W", s.W});
+  if (!s.V.empty()) tape.check_arg(name, "V", s.V);
+  if (!s.b.empty()) tape.check_arg(name, "b", s.b);
+  const index_t m = check_residual_shapes(tape, h, s);
+  const Slot<T> sh = tape.slot(h);
+  const index_t d = sh.rows, B = sh.cols;
+  const bool has_v = !s.V.empty(), has_b = !s.b.empty();
+  const std::uint8_t variant = residual_variant(s.act, has_v, has_b);
+  const bool record = tape.should_record({h, s.W, s.V, s.b});
+
+  // Z = W h + b and A = act(Z). Kept for backward when recording, unless recomputing: Z always (for act'),
+  // A when V needs it for dV.
+  const bool keep = record && !s.recompute;
+  T* Z = keep ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
+  T* A = (keep && has_v) ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
+  forward_pre_activation(tape, s.W.slot(), h.slot(), has_b ? s.b.slot() : kNoSlot, s.act, Z, A);
+
+  // out = h + alpha V A   (or h + alpha A)
+  Var<T> out = tape.new_output(d, B);
+  T* y = tape.slot(out).value;
+  kernels::copy(d, B, sh.value, sh.ld, y, B);
+  if (has_v) {
+    const Slot<T> sv = tape.slot(s.V);
+    kernels::gemm(Trans::N, Trans::N, d, B, m, s.alpha, sv.value, sv.ld, A, B, T(1), y, B);
+  } else {
+    kernels::axpy(d, B, s.alpha, A, B, y, B);
+  }
+  if (record) {
+    Node<T>& n =
+        tape.record(OpKind::residual_step, variant, out, {h, s.W, s.V, s.b}, &residual_step_backward<T>);
+    n.scalar = s.alpha;
+    n.saved[0] = Z;  // nullptr when recomputing
+    n.saved[1] = (keep && has_v) ? A : nullptr;
+  }
+  return tape.finish(OpKind::residual_step, variant, out);
+}
+
+template <class T>
+Var<T> residual_step_reference(const Var<T>& h, const ResidualStep<T>& s) {
+  Var<T> z = matmul(s.W, h);
+  if (!s.b.empty()) z = add_bias(z, s.b, Bias::per_row);
+  Var<T> a = activation(z, s.act);
+  if (!s.V.empty()) a = matmul(s.V, a);
+  return add(h, scale(a, s.alpha));
+}
+
+#define TAPELAB_INSTANTIATE(T)                                          \
+  template Var<T> residual_step(const Var<T>&, const ResidualStep<T>&); \
+  template Var<T> residual_step_reference(const Var<T>&, const ResidualStep<T>&);
+TAPELAB_INSTANTIATE(float)
+TAPELAB_INSTANTIATE(double)
+#undef TAPELAB_INSTANTIATE
+
+}  // namespace tapelab

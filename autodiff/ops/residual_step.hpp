@@ -1,0 +1,43 @@
+#pragma once
+// The fused residual step, one node for a whole layer of a deep residual network:
+//
+//     out = h + alpha * V * act(W * h + b)          h: d x B (one column per sample)
+//                                                   W: m x d, b: m x 1 (optional), V: d x m (optional:
+//                                                   identity, then m == d), alpha a constant
+//
+// Forward is one GEMM with the fused epilogue (bias + activation, keeping the pre-activation Z for backward),
+// a copy of h and a second GEMM accumulating into it. Backward is hand-written (G = dL/dout):
+//     dA = alpha V^T G             (A = act(Z); without V: dA = alpha G)
+//     dV += alpha G A^T
+//     dZ = dA ⊙ act'(Z)
+//     db += row sums of dZ
+//     dW += dZ h^T
+//     dh += G + W^T dZ             (G's buffer is handed on to dh when it is not retained: no copy)
+// residual_step_reference() builds the same function from matmul, add_bias, activation, scale and add; the
+// tests check the two against each other and both against finite differences.
+#include "autodiff/tape.hpp"
+#include "kernels/common.hpp"
+
+namespace tapelab {
+
+template <class T>
+struct ResidualStep {
+  Var<T> W;        // m x d
+  Var<T> V = {};   // d x m, or empty for the identity (m == d)
+  Var<T> b = {};   // m x 1, or empty for no bias
+  T alpha = T(1);  // e.g. 1/L, L^{-1/2}
+  kernels::Activation act = kernels::Activation::tanh;
+  // Memory policy. false: forward keeps Z (and A when V is present) on the tape for backward, 2 m x B per
+  // layer. true: forward keeps nothing but its output; backward recomputes Z and A with the same fused GEMM
+  // (bitwise the same values), which costs one more GEMM per layer (forward flops + 1/3) but cuts the tape's
+  // memory per layer from d + 2m to d columns of B, and its memory traffic with it: the choice for very deep
+  // nets, and faster whenever the stored activations would not fit in cache.
+  bool recompute = false;
+};
+
+template <class T>
+Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& step);
+template <class T>
+Var<T> residual_step_reference(const Var<T>& h, const ResidualStep<T>& step);
+
+}  // namespace tapelab

@@ -1,0 +1,266 @@
+#include "autodiff/tape.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/reductions.hpp"
+
+namespace tapelab {
+
+bool anomaly_detection_default() {
+  static const bool on = [] {
+    const char* v = std::getenv("TAPELAB_ANOMALY");
+    return v != nullptr && std::strcmp(v, "") != 0 && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
+// ---- leaves
+// -------------------------------------------------------------------------------------------------
+
+template <class T>
+Var<T> Tape<T>::leaf(const char* what, TensorView<const T> x, std::uint8_t flags) {
+  if (x.rows <= 0 || x.cols <= 0)
+    throw ShapeError(std::string(what) + ": empty tensor " + shape_string(x.rows, x.cols));
+  if (x.data == nullptr) throw UsageError(std::string(what) + ": the view has no data");
+  if (x.rows > 1 && x.ld < x.cols)
+    throw ShapeError(std::string(what) + ": leading dimension " + std::to_string(x.ld) + " < cols " +
+                     std::to_string(x.cols));
+  // The tape never writes a leaf's value, so dropping const here is safe.
+  slots_.push_back(Slot<T>{const_cast<T*>(x.data), nullptr, x.rows, x.cols, x.ld, kNoSlot,
+                           std::uint8_t(flags | Slot<T>::kLeaf)});
+  return Var<T>(this, std::uint32_t(slots_.size() - 1), generation_);
+}
+
+template <class T>
+Var<T> Tape<T>::param(Parameter<T>& p) {
+  if (p.value.size() == 0)
+    throw ShapeError("param: the parameter is empty (" + shape_string(p.rows(), p.cols()) + ")");
+  if (p.grad.rows() != p.value.rows() || p.grad.cols() != p.value.cols())
+    throw_shape_error("param", "value", p.value.rows(), p.value.cols(), "grad", p.grad.rows(), p.grad.cols(),
+                      "a parameter's gradient must have its value's shape");
+  const std::uint8_t flags =
+      Slot<T>::kLeaf | Slot<T>::kParameter | (p.requires_grad ? Slot<T>::kRequiresGrad : 0);
+  slots_.push_back(Slot<T>{p.value.data(), p.requires_grad ? p.grad.data() : nullptr, p.rows(), p.cols(),
+                           p.value.ld(), kNoSlot, flags});
+  return Var<T>(this, std::uint32_t(slots_.size() - 1), generation_);
+}
+
+template <class T>
+void Tape<T>::check_arg(const char* op, const char* arg, const Var<T>& v) const {
+  if (v.tape_ == nullptr) throw UsageError(std::string(op) + ": " + arg + " is an empty Var");
+  if (v.tape_ != this)
+    throw UsageError(std::string(op) + ": " + arg +
+                     " belongs to a different tape than the op's other arguments");
+  if (v.generation_ != generation_)
+    throw UsageError(std::string(op) + ": " + arg + " was recorded before tape.clear() (generation " +
+                     std::to_string(v.generation_) + ", the tape is at " + std::to_string(generation_) +
+                     "); its memory has been reused");
+}
+
+// ---- gradient buffers
+// ---------------------------------------------------------------------------------------
+
+template <class T>
+T* Tape<T>::allocate_grad(std::size_t n) {
+  // First fit of the exact size among recycled buffers, else fresh arena memory.
+  void** link = &free_grads_;
+  while (*link != nullptr) {
+    FreeGrad header;
+    std::memcpy(&header, *link, sizeof header);
+    if (header.count == n) {
+      void* buffer = *link;
+      *link = header.next;
+      return static_cast<T*>(buffer);
+    }
+    link = &static_cast<FreeGrad*>(*link)->next;
+  }
+  return values_.allocate_array<T>(n);
+}
+
+template <class T>
+void Tape<T>::release_grad(Slot<T>& s) {
+  const FreeGrad header{free_grads_, std::size_t(s.rows * s.cols)};
+  static_assert(sizeof(FreeGrad) <= Arena::kAlignment, "a free-list header must fit the smallest arena unit");
+  std::memcpy(s.grad, &header, sizeof header);
+  free_grads_ = s.grad;
+  s.grad = nullptr;
+  s.flags |= Slot<T>::kGradReleased;
+}
+
+template <class T>
+void Tape<T>::add_output_grad(std::uint32_t i, const Node<T>& n, bool last_use) {
+  Slot<T>& s = slots_[i];
+  Slot<T>& o = slots_[n.out];
+  if (s.grad != nullptr) {
+    kernels::axpy(s.rows, s.cols, T(1), o.grad, o.cols, s.grad, s.cols);
+  } else if (last_use && !(o.flags & Slot<T>::kRetainGrad) && s.rows == o.rows && s.cols == o.cols) {
+    s.grad = o.grad;  // hand the buffer on: the output's gradient is dead after this node
+    o.grad = nullptr;
+    o.flags |= Slot<T>::kGradReleased;
+  } else {
+    s.grad = allocate_grad(std::size_t(s.rows * s.cols));
+    kernels::copy(s.rows, s.cols, o.grad, o.cols, s.grad, s.cols);
+  }
+}
+
+// ---- backward
+// -----------------------------------------------------------------------------------------------
+
+template <class T>
+void Tape<T>::backward(const Var<T>& loss) {
+  check_arg("backward", "loss", loss);
+  const Slot<T>& s = slots_[loss.slot_];
+  if (s.rows != 1 || s.cols != 1)
+    throw ShapeError("backward: the loss must be 1x1 but is " + shape_string(s.rows, s.cols) +
+                     " (for a non-scalar output, pass a seed gradient: backward(out, seed))");
+  const T one = T(1);
+  backward(loss, TensorView<const T>{&one, 1, 1, 1});
+}
+
+template <class T>
+void Tape<T>::backward(const Var<T>& out, TensorView<const T> seed) {
+  check_arg("backward", "output", out);
+  if (backward_done_)
+    throw UsageError(
+        "backward: called twice on the same recording; the second pass would count every gradient again. "
+        "Call tape.clear(), record the forward pass again, then call backward()");
+  Slot<T>& s = slots_[out.slot_];
+  if (seed.rows != s.rows || seed.cols != s.cols)
+    throw_shape_error("backward", "output", s.rows, s.cols, "seed", seed.rows, seed.cols,
+                      "the seed gradient must have the output's shape");
+  if (!(s.flags & Slot<T>::kRequiresGrad))
+    throw UsageError(
+        "backward: the output does not require grad: nothing it depends on is a variable or a parameter "
+        "that requires grad, or it was computed under a NoGradGuard");
+  backward_done_ = true;
+
+  // Seed: d out / d out = seed.
+  if (s.grad != nullptr) {  // a parameter (or a leaf variable) used directly as the output
+    kernels::axpy(s.rows, s.cols, T(1), seed.data, seed.ld, s.grad, s.cols);
+  } else {
+    s.grad = allocate_grad(std::size_t(s.rows * s.cols));
+    kernels::copy(s.rows, s.cols, seed.data, seed.ld, s.grad, s.cols);
+  }
+
+  // The recording order is a topological order, so one reverse sweep sees every node after all its consumers.
+  for (std::size_t k = nodes_.size(); k-- > 0;) {
+    const Node<T>& n = nodes_[k];
+    Slot<T>& o = slots_[n.out];
+    if (o.grad == nullptr) continue;  // the output does not reach the loss
+    n.backward(*this, n);
+    scratch_.rewind();
+    if (anomaly_detection_) check_backward_finite(k);
+    if (o.grad != nullptr && !(o.flags & Slot<T>::kRetainGrad)) release_grad(o);
+  }
+}
+
+template <class T>
+void Tape<T>::clear() {
+  slots_.clear();
+  nodes_.clear();
+  values_.rewind();
+  scratch_.rewind();
+  free_grads_ = nullptr;
+  ++generation_;
+  ops_run_ = 0;
+  backward_done_ = false;
+}
+
+// ---- anomaly detection
+// --------------------------------------------------------------------------------------
+
+namespace {
+
+template <class T>
+bool all_finite(const T* x, index_t rows, index_t cols, index_t ld) {
+  return std::isfinite(kernels::max_abs(rows, cols, x, ld));  // NaN if any NaN, Inf if any Inf
+}
+
+template <class T>
+std::string first_non_finite(const T* x, index_t rows, index_t cols, index_t ld) {
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t j = 0; j < cols; ++j)
+      if (!std::isfinite(x[i * ld + j])) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "[%td, %td] = %g", i, j, double(x[i * ld + j]));
+        return buf;
+      }
+  return "?";
+}
+
+}  // namespace
+
+template <class T>
+std::string Tape<T>::describe_slot(std::uint32_t i) const {
+  const Slot<T>& s = slots_[i];
+  std::string what = shape_string(s.rows, s.cols);
+  if (s.flags & Slot<T>::kParameter) return what + " parameter";
+  if (s.flags & Slot<T>::kLeaf)
+    return what + ((s.flags & Slot<T>::kRequiresGrad) ? " variable" : " constant");
+  if (s.producer != kNoSlot) return what + " output of " + node_label(nodes_[s.producer]);
+  return what + " value computed without recording";
+}
+
+template <class T>
+void Tape<T>::check_forward_finite(OpKind kind, std::uint8_t variant, std::uint32_t out) const {
+  const Slot<T>& o = slots_[out];
+  if (all_finite(o.value, o.rows, o.cols, o.ld)) return;
+  std::string msg = "anomaly detection: op #" + std::to_string(ops_run_) + " " + op_label(kind, variant) +
+                    " produced a non-finite value: output " + first_non_finite(o.value, o.rows, o.cols, o.ld);
+  // Name the inputs of the recorded node, if any, to tell "made a NaN" from "passed one on".
+  if (o.producer != kNoSlot) {
+    const Node<T>& n = nodes_[o.producer];
+    bool inputs_finite = true;
+    for (std::uint32_t i : n.in)
+      if (i != kNoSlot && !all_finite(slots_[i].value, slots_[i].rows, slots_[i].cols, slots_[i].ld))
+        inputs_finite = false;
+    msg += inputs_finite ? " (its inputs are all finite)" : " (some of its inputs were already non-finite)";
+  }
+  throw AnomalyError(msg);
+}
+
+template <class T>
+void Tape<T>::check_backward_finite(std::size_t node_index) const {
+  const Node<T>& n = nodes_[node_index];
+  for (std::size_t a = 0; a < 4; ++a) {
+    const std::uint32_t i = n.in[a];
+    if (i == kNoSlot || slots_[i].grad == nullptr) continue;
+    const Slot<T>& s = slots_[i];
+    if (all_finite(s.grad, s.rows, s.cols, s.cols)) continue;
+    throw AnomalyError("anomaly detection: backward of " + node_label(n) + " (node #" +
+                       std::to_string(node_index) + ") produced a non-finite gradient for its input " +
+                       std::to_string(a) + " (" + describe_slot(i) + "): grad" +
+                       first_non_finite(s.grad, s.rows, s.cols, s.cols));
+  }
+}
+
+// ---- Var::grad
+// ----------------------------------------------------------------------------------------------
+
+template <class T>
+TensorView<const T> Var<T>::grad() const {
+  check();
+  const Tape<T>& tape = *tape_;
+  const Slot<T>& s = tape.slots_[slot_];
+  if (s.grad != nullptr && (tape.backward_done_ || (s.flags & Slot<T>::kParameter)))
+    return {s.grad, s.rows, s.cols, s.cols};
+  const std::string what = tape.describe_slot(slot_);
+  if (!(s.flags & Slot<T>::kRequiresGrad))
+    throw UsageError("grad: this Var (" + what + ") does not require grad, so it has no gradient");
+  if (!tape.backward_done_)
+    throw UsageError("grad: backward() has not run on this recording yet (" + what + ")");
+  if (s.flags & Slot<T>::kGradReleased)
+    throw UsageError("grad: the gradient of this intermediate (" + what +
+                     ") was not retained; call retain_grad() on it before backward()");
+  throw UsageError("grad: no gradient reached this Var (" + what + "): the loss does not depend on it");
+}
+
+template class Tape<float>;
+template class Tape<double>;
+template TensorView<const float> Var<float>::grad() const;
+template TensorView<const double> Var<double>::grad() const;
+
+}  // namespace tapelab

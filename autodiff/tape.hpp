@@ -1,0 +1,312 @@
+#pragma once
+// Tape<T>: records tensor ops in order and runs them backwards.
+//
+// Contract (the invariants every op and every user may rely on):
+//  * Slots. Every value the tape knows is a slot: rows x cols, a value pointer with a leading dimension, and
+//  a
+//    gradient pointer. Leaves (constant, variable, param) point at the caller's memory, which must stay alive
+//    and unchanged until backward has run. Op outputs live in the tape's arena and are contiguous.
+//  * Nodes. One node per recorded op, in recording order: op kind, input and output slots, saved values, and
+//  a
+//    plain function pointer for backward. No std::function, no shared_ptr, no per-node heap allocation.
+//    An op records a node only if grad mode is on (no NoGradGuard alive) and some input requires grad;
+//    otherwise it only computes its value.
+//  * Memory. Values, saved values and gradients live in an Arena that clear() rewinds without freeing; the
+//    slot and node vectors keep their capacity. After the first training step, a step of the same shape does
+//    no heap allocation (tests/autodiff/test_tape.cpp counts operator new to prove it).
+//  * Gradients. backward(loss) walks the nodes once, last to first: no recursion, no topological sort (the
+//    recording order already is one), so depth is bounded only by memory. A gradient buffer is allocated
+//    lazily at its first write (written with beta = 0, never zero-filled then added to) and later
+//    contributions are added: gradients of reused inputs accumulate. Gradient buffers are contiguous.
+//  * Lifetimes of gradients. Gradients of leaves are kept; parameters accumulate (+=) into Parameter::grad
+//    across backward passes until zero_grad(). The gradient of an intermediate slot is dead once its
+//    producing node has run backward: its buffer is recycled (or handed on to an input of the same shape)
+//    unless retain_grad() was called on it before backward. This keeps the backward of a depth-L chain at
+//    O(1) gradient buffers instead of O(L).
+//  * One backward per recording. A second backward() before clear() is a UsageError (it would count every
+//    gradient twice). clear() starts a new generation; Vars of older generations throw UsageError on use.
+//  * Anomaly detection (off by default; on for every new tape when the environment has TAPELAB_ANOMALY=1):
+//    every op output and every gradient an op's backward produces is checked for NaN/Inf, and the first op
+//    that produced one is named in an AnomalyError.
+//  * A tape is used by one thread at a time. The kernels it calls may use OpenMP internally.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autodiff/arena.hpp"
+#include "autodiff/errors.hpp"
+#include "autodiff/no_grad.hpp"
+#include "autodiff/op_kind.hpp"
+#include "autodiff/parameter.hpp"
+#include "autodiff/tensor.hpp"
+#include "autodiff/var.hpp"
+#include "kernels/elementwise.hpp"
+
+namespace tapelab {
+
+inline constexpr std::uint32_t kNoSlot = 0xffffffffu;
+
+// TAPELAB_ANOMALY=1 in the environment turns anomaly detection on for every new tape (read once).
+bool anomaly_detection_default();
+
+template <class T>
+struct Node;
+template <class T>
+using BackwardFn = void (*)(Tape<T>& tape, const Node<T>& node);
+
+template <class T>
+struct Slot {
+  enum Flags : std::uint8_t {
+    kRequiresGrad = 1,  // a gradient flows to this slot
+    kRetainGrad = 2,    // keep the gradient after the producing node ran backward
+    kParameter = 4,     // grad points at Parameter::grad (always accumulated into)
+    kLeaf = 8,          // constant, variable or parameter: no producing node
+    kGradReleased = 16  // the gradient existed but was recycled (not retained)
+  };
+  T* value;
+  T* grad;  // nullptr until the first write (contiguous: ld == cols)
+  index_t rows;
+  index_t cols;
+  index_t ld;              // of value
+  std::uint32_t producer;  // index of the producing node, or kNoSlot
+  std::uint8_t flags;
+};
+
+template <class T>
+struct Node {
+  BackwardFn<T> backward;
+  const T* saved[2];  // values kept for backward, in the arena (pre-activations, probabilities, ...)
+  const void* aux;    // anything else (labels)
+  T scalar;           // a constant of the op (scale factor, residual alpha)
+  std::uint32_t out;
+  std::uint32_t in[4];  // kNoSlot where absent
+  OpKind kind;
+  std::uint8_t variant;
+};
+
+template <class T>
+class Tape {
+ public:
+  explicit Tape(std::size_t first_arena_block_bytes = std::size_t(1) << 20)
+      : values_(first_arena_block_bytes), anomaly_detection_(anomaly_detection_default()) {}
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // ---- leaves -------------------------------------------------------------------------------------------
+  // A value that needs no gradient (inputs, targets). No copy: x must outlive the recording.
+  Var<T> constant(TensorView<const T> x) { return leaf("constant", x, 0); }
+  // A value whose gradient backward computes and keeps (Var::grad()). No copy.
+  Var<T> variable(TensorView<const T> x) { return leaf("variable", x, Slot<T>::kRequiresGrad); }
+  // A parameter: backward accumulates into p.grad.
+  Var<T> param(Parameter<T>& p);
+
+  // ---- backward -----------------------------------------------------------------------------------------
+  // Gradients of the 1x1 `loss` with respect to everything recorded before it.
+  void backward(const Var<T>& loss);
+  // Vector-Jacobian product: gradients of sum(out ⊙ seed), for an output of any shape.
+  void backward(const Var<T>& out, TensorView<const T> seed);
+  bool backward_done() const { return backward_done_; }
+
+  // Forgets the recording (nodes, slots, values, gradients of intermediates) and starts a new generation.
+  // Keeps the memory. Parameters keep their gradients.
+  void clear();
+
+  // Anomaly detection: check every op output and every gradient for NaN/Inf (costs a pass over each).
+  void set_anomaly_detection(bool on) { anomaly_detection_ = on; }
+  bool anomaly_detection() const { return anomaly_detection_; }
+
+  // ---- inspection ---------------------------------------------------------------------------------------
+  std::uint32_t generation() const { return generation_; }
+  std::span<const Node<T>> nodes() const { return nodes_; }
+  std::size_t num_slots() const { return slots_.size(); }
+  const Arena& arena() const { return values_; }
+  const Arena& scratch_arena() const { return scratch_; }
+  static std::string node_label(const Node<T>& n) { return op_label(n.kind, n.variant); }
+
+  // ---- the op-implementer interface (autodiff/ops/*.cpp) -----------------------------------------------
+  // Throws UsageError unless v is a live Var of this tape; `op` and `arg` name it in the message.
+  void check_arg(const char* op, const char* arg, const Var<T>& v) const;
+  Slot<T>& slot(std::uint32_t i) { return slots_[i]; }
+  const Slot<T>& slot(std::uint32_t i) const { return slots_[i]; }
+  Slot<T>& slot(const Var<T>& v) { return slots_[v.slot_]; }
+
+  // A new rows x cols output slot with uninitialised arena storage.
+  Var<T> new_output(index_t rows, index_t cols) {
+    T* value = values_.allocate_array<T>(std::size_t(rows * cols));
+    slots_.push_back(Slot<T>{value, nullptr, rows, cols, cols, kNoSlot, 0});
+    return Var<T>(this, std::uint32_t(slots_.size() - 1), generation_);
+  }
+  // Arena memory that lives until clear() (values backward needs).
+  template <class U = T>
+  U* saved_buffer(std::size_t n) {
+    return values_.allocate_array<U>(n);
+  }
+  // Temporary memory, valid until the current op's forward or backward returns.
+  T* scratch(std::size_t n) { return scratch_.allocate_array<T>(n); }
+
+  // True if the op about to finish should record a node: grad mode on and some input requires grad.
+  bool should_record(std::initializer_list<Var<T>> inputs) const {
+    if (!grad_mode_enabled()) return false;
+    for (const Var<T>& v : inputs)
+      if (!v.empty() && (slots_[v.slot_].flags & Slot<T>::kRequiresGrad)) return true;
+    return false;
+  }
+  // Records a node producing `out` (marks `out` as requiring grad) and returns it for saved values.
+  Node<T>& record(OpKind kind, std::uint8_t variant, const Var<T>& out, std::initializer_list<Var<T>> inputs,
+                  BackwardFn<T> backward) {
+    Node<T> n{
+        backward, {nullptr, nullptr}, nullptr, T(0), out.slot_, {kNoSlot, kNoSlot, kNoSlot, kNoSlot}, kind,
+        variant};
+    std::size_t k = 0;
+    for (const Var<T>& v : inputs) n.in[k++] = v.empty() ? kNoSlot : v.slot_;
+    Slot<T>& o = slots_[out.slot_];
+    o.flags |= Slot<T>::kRequiresGrad;
+    o.producer = std::uint32_t(nodes_.size());
+    nodes_.push_back(n);
+    return nodes_.back();
+  }
+  // Ends an op's forward: rewinds the scratch memory and, in anomaly mode, checks the output.
+  Var<T> finish(OpKind kind, std::uint8_t variant, const Var<T>& out) {
+    scratch_.rewind();
+    ++ops_run_;
+    if (anomaly_detection_) check_forward_finite(kind, variant, out.slot_);
+    return out;
+  }
+
+  // Backward helpers. The gradient of a node's output (non-null while the node runs backward):
+  const T* output_grad(const Node<T>& n) const { return slots_[n.out].grad; }
+  // True if slot i (kNoSlot allowed) wants a gradient.
+  bool wants_grad(std::uint32_t i) const {
+    return i != kNoSlot && (slots_[i].flags & Slot<T>::kRequiresGrad);
+  }
+  // Where to write slot i's gradient, and with which beta: a fresh buffer and beta = 0 on the first write
+  // (the kernel overwrites), the existing buffer and beta = 1 afterwards (the kernel accumulates).
+  struct GradTarget {
+    T* data;
+    T beta;
+  };
+  GradTarget grad_target(std::uint32_t i) {
+    Slot<T>& s = slots_[i];
+    if (s.grad != nullptr) return {s.grad, T(1)};
+    s.grad = allocate_grad(std::size_t(s.rows * s.cols));
+    return {s.grad, T(0)};
+  }
+  // grad(i) += f, where compute(dst) overwrites a contiguous rows x cols dst with f: directly into a fresh
+  // gradient on the first write, through scratch and an axpy afterwards.
+  template <class Compute>
+  void add_to_grad(std::uint32_t i, Compute&& compute) {
+    Slot<T>& s = slots_[i];
+    if (s.grad == nullptr) {
+      s.grad = allocate_grad(std::size_t(s.rows * s.cols));
+      compute(s.grad);
+      return;
+    }
+    T* tmp = scratch(std::size_t(s.rows * s.cols));
+    compute(tmp);
+    kernels::axpy(s.rows, s.cols, T(1), tmp, s.cols, s.grad, s.cols);
+  }
+  // grad(i) += alpha * src, for a contiguous-or-not rows x cols src with leading dimension ld_src.
+  void add_scaled(std::uint32_t i, T alpha, const T* src, index_t ld_src) {
+    Slot<T>& s = slots_[i];
+    if (s.grad != nullptr) {
+      kernels::axpy(s.rows, s.cols, alpha, src, ld_src, s.grad, s.cols);
+      return;
+    }
+    s.grad = allocate_grad(std::size_t(s.rows * s.cols));
+    kernels::copy(s.rows, s.cols, src, ld_src, s.grad, s.cols);
+    if (alpha != T(1)) kernels::scale(s.rows, s.cols, alpha, s.grad, s.cols);
+  }
+  // grad(i) += grad(n.out). With `last_use` (the node reads its output gradient no more), a first write takes
+  // over the output's buffer instead of copying it, unless the output's gradient is retained.
+  void add_output_grad(std::uint32_t i, const Node<T>& n, bool last_use);
+
+ private:
+  friend class Var<T>;
+  Var<T> leaf(const char* what, TensorView<const T> x, std::uint8_t flags);
+  T* allocate_grad(std::size_t n);
+  void release_grad(Slot<T>& s);
+  void check_forward_finite(OpKind kind, std::uint8_t variant, std::uint32_t out) const;
+  void check_backward_finite(std::size_t node_index) const;
+  std::string describe_slot(std::uint32_t i) const;
+
+  // Recycled gradient buffers: an intrusive list threaded through the free buffers themselves (each is at
+  // least one 64-byte arena unit), so recycling needs no container and no allocation.
+  struct FreeGrad {
+    void* next;
+    std::size_t count;
+  };
+
+  std::vector<Slot<T>> slots_;
+  std::vector<Node<T>> nodes_;
+  Arena values_;
+  Arena scratch_{std::size_t(1) << 16};
+  void* free_grads_ = nullptr;
+  std::uint32_t generation_ = 1;
+  std::size_t ops_run_ = 0;
+  bool backward_done_ = false;
+  bool anomaly_detection_ = false;
+};
+
+// ---- Var members (need the full Tape) ---------------------------------------------------------------------
+
+template <class T>
+void Var<T>::check() const {
+  if (tape_ == nullptr)
+    throw UsageError("Var: this Var is empty (default-constructed); it refers to no value");
+  if (generation_ != tape_->generation_)
+    throw UsageError("Var: used after tape.clear(): it was recorded in tape generation " +
+                     std::to_string(generation_) + " but the tape is now at generation " +
+                     std::to_string(tape_->generation_) + "; its memory has been reused");
+}
+template <class T>
+Tape<T>& Var<T>::tape() const {
+  check();
+  return *tape_;
+}
+template <class T>
+index_t Var<T>::rows() const {
+  check();
+  return tape_->slots_[slot_].rows;
+}
+template <class T>
+index_t Var<T>::cols() const {
+  check();
+  return tape_->slots_[slot_].cols;
+}
+template <class T>
+TensorView<const T> Var<T>::value() const {
+  check();
+  const Slot<T>& s = tape_->slots_[slot_];
+  return {s.value, s.rows, s.cols, s.ld};
+}
+template <class T>
+T Var<T>::item() const {
+  check();
+  const Slot<T>& s = tape_->slots_[slot_];
+  if (s.rows != 1 || s.cols != 1)
+    throw ShapeError("item: the Var is " + shape_string(s.rows, s.cols) + ", not 1x1");
+  return s.value[0];
+}
+template <class T>
+bool Var<T>::requires_grad() const {
+  check();
+  return (tape_->slots_[slot_].flags & Slot<T>::kRequiresGrad) != 0;
+}
+template <class T>
+bool Var<T>::has_grad() const {
+  check();
+  return tape_->slots_[slot_].grad != nullptr;
+}
+template <class T>
+void Var<T>::retain_grad() const {
+  check();
+  if (tape_->backward_done_)
+    throw UsageError("retain_grad: called after backward(); call it before backward() to keep this gradient");
+  tape_->slots_[slot_].flags |= Slot<T>::kRetainGrad;
+}
+
+}  // namespace tapelab

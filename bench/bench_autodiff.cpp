@@ -1,0 +1,225 @@
+// Autodiff benchmarks, tapelab beside libtorch in one run (libtorch rows only when it was found at configure
+// time).
+//
+// BM_TapeOverhead/<op>/<tape|kernels>: a chain of 1000 tiny (8x8) ops recorded and differentiated, versus the
+//   same kernel calls made by hand; counter per_op (time per op, SI prefix: 45n = 45 ns). The difference of
+//   the two rows is the tape's overhead.
+// BM_TrainStep/<tapelab|libtorch>/<f32|f64>/<d>/<L>: one SGD step of the residual network in
+// bench_autodiff.hpp,
+//   one thread. Counter GFLOPS counts the model's GEMMs only (not the recomputation). At L = 1024, f64, two
+//   variants: tapelab-recompute (ResidualStep::recompute, backward recomputes W h + b instead of reading it
+//   back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh, matmul, scale, add).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "autodiff/autodiff.hpp"
+#include "bench_autodiff.hpp"
+#include "kernels/kernels.hpp"
+
+namespace tapelab::bench {
+namespace {
+
+using kernels::Activation;
+
+constexpr int kChain = 1000;
+constexpr index_t kTiny = 8;
+
+void set_time_per_op(benchmark::State& state, double ops_per_iteration) {
+  // Seconds per op, printed with an SI prefix (e.g. 45.2n = 45.2 ns).
+  state.counters["per_op"] = benchmark::Counter(
+      ops_per_iteration, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// ---- tape overhead
+// ------------------------------------------------------------------------------------------
+
+// y_{k+1} = W y_k (8x8 matmul), W shared: forward 1 GEMM, backward 2 GEMMs per op.
+void BM_TapeMatmulChain(benchmark::State& state) {
+  const Tensor<double> W = Tensor<double>::uniform(kTiny, kTiny, 1, -0.3, 0.3),
+                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
+  Tape<double> tape;
+  for (auto _ : state) {
+    tape.clear();
+    const Var<double> w = tape.variable(W);
+    Var<double> y = tape.variable(x);
+    for (int k = 0; k < kChain; ++k) y = matmul(w, y);
+    tape.backward(y, x);
+    benchmark::DoNotOptimize(w.grad().data);
+  }
+  set_time_per_op(state, kChain);
+}
+void BM_KernelsMatmulChain(benchmark::State& state) {
+  const Tensor<double> W = Tensor<double>::uniform(kTiny, kTiny, 1, -0.3, 0.3),
+                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
+  std::vector<Tensor<double>> ys(kChain + 1, Tensor<double>(kTiny, kTiny));
+  Tensor<double> dW(kTiny, kTiny), g(kTiny, kTiny), g2(kTiny, kTiny);
+  const index_t n = kTiny;
+  for (auto _ : state) {
+    ys[0] = x;
+    for (int k = 0; k < kChain; ++k)
+      kernels::gemm(Trans::N, Trans::N, n, n, n, 1.0, W.data(), n, ys[std::size_t(k)].data(), n, 0.0,
+                    ys[std::size_t(k) + 1].data(), n);
+    kernels::copy(n, n, x.data(), n, g.data(), n);
+    for (int k = kChain; k-- > 0;) {
+      kernels::gemm(Trans::N, Trans::T, n, n, n, 1.0, g.data(), n, ys[std::size_t(k)].data(), n,
+                    k + 1 == kChain ? 0.0 : 1.0, dW.data(), n);
+      kernels::gemm(Trans::T, Trans::N, n, n, n, 1.0, W.data(), n, g.data(), n, 0.0, g2.data(), n);
+      std::swap(g, g2);
+    }
+    benchmark::DoNotOptimize(dW.data());
+  }
+  set_time_per_op(state, kChain);
+}
+
+// y_{k+1} = y_k ⊙ c (8x8 hadamard with a constant): the cheapest kernels, so the overhead shows.
+void BM_TapeHadamardChain(benchmark::State& state) {
+  const Tensor<double> c = Tensor<double>::uniform(kTiny, kTiny, 1, 0.9, 1.1),
+                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
+  Tape<double> tape;
+  for (auto _ : state) {
+    tape.clear();
+    const Var<double> vc = tape.constant(c);
+    const Var<double> v = tape.variable(x);
+    Var<double> y = v;
+    for (int k = 0; k < kChain; ++k) y = hadamard(y, vc);
+    tape.backward(y, x);
+    benchmark::DoNotOptimize(v.grad().data);
+  }
+  set_time_per_op(state, kChain);
+}
+void BM_KernelsHadamardChain(benchmark::State& state) {
+  const Tensor<double> c = Tensor<double>::uniform(kTiny, kTiny, 1, 0.9, 1.1),
+                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
+  std::vector<Tensor<double>> ys(kChain + 1, Tensor<double>(kTiny, kTiny));
+  Tensor<double> g(kTiny, kTiny), g2(kTiny, kTiny);
+  const index_t n = kTiny;
+  for (auto _ : state) {
+    ys[0] = x;
+    for (int k = 0; k < kChain; ++k)
+      kernels::hadamard(n, n, ys[std::size_t(k)].data(), n, c.data(), n, ys[std::size_t(k) + 1].data(), n);
+    kernels::copy(n, n, x.data(), n, g.data(), n);
+    for (int k = kChain; k-- > 0;) {
+      kernels::hadamard(n, n, g.data(), n, c.data(), n, g2.data(), n);
+      std::swap(g, g2);
+    }
+    benchmark::DoNotOptimize(g.data());
+  }
+  set_time_per_op(state, kChain);
+}
+
+// ---- training step
+// ------------------------------------------------------------------------------------------
+
+template <class T>
+class TrainStepModel {
+ public:
+  TrainStepModel(long d, long L)
+      : L_(L),
+        A_(Tensor<T>::uniform(d, kTrainDio, 1, T(-1) / T(std::sqrt(double(kTrainDio))),
+                              T(1) / T(std::sqrt(double(kTrainDio))))),
+        C_(Tensor<T>::uniform(kTrainDio, d, 2, T(-1) / T(std::sqrt(double(d))),
+                              T(1) / T(std::sqrt(double(d))))),
+        x_(Tensor<T>::uniform(kTrainDio, kTrainBatch, 3)),
+        y_(Tensor<T>::uniform(kTrainDio, kTrainBatch, 4)) {
+    const T s = T(1) / T(std::sqrt(double(d)));
+    for (long k = 0; k < L; ++k) {
+      W_.emplace_back(Tensor<T>::uniform(d, d, 10 + std::uint64_t(k), -s, s));
+      V_.emplace_back(Tensor<T>::uniform(d, d, 1000000 + std::uint64_t(k), -s, s));
+      b_.emplace_back(Tensor<T>::uniform(d, 1, 2000000 + std::uint64_t(k), -s, s));
+    }
+    params_ = {&A_, &C_};
+    for (long k = 0; k < L; ++k)
+      params_.insert(params_.end(), {&W_[std::size_t(k)], &V_[std::size_t(k)], &b_[std::size_t(k)]});
+  }
+
+  // mode 0: fused residual_step; 1: fused with recompute; 2: the unfused reference composition.
+  T step(int mode) {
+    tape_.clear();
+    Var<T> h = matmul(tape_.param(A_), tape_.constant(x_));
+    for (long k = 0; k < L_; ++k) {
+      const std::size_t i = std::size_t(k);
+      const ResidualStep<T> s{.W = tape_.param(W_[i]),
+                              .V = tape_.param(V_[i]),
+                              .b = tape_.param(b_[i]),
+                              .alpha = T(1) / T(L_),
+                              .act = Activation::tanh,
+                              .recompute = mode == 1};
+      h = mode == 2 ? residual_step_reference(h, s) : residual_step(h, s);
+    }
+    const Var<T> loss = mse(matmul(tape_.param(C_), h), tape_.constant(y_));
+    tape_.backward(loss);
+    for (Parameter<T>* p : params_) {  // plain SGD, then zero the gradients for the next step
+      kernels::axpy(p->rows(), p->cols(), T(-kTrainLearningRate), p->grad.data(), p->grad.ld(),
+                    p->value.data(), p->value.ld());
+      p->zero_grad();
+    }
+    return loss.item();
+  }
+
+ private:
+  long L_;
+  Parameter<T> A_, C_;
+  std::vector<Parameter<T>> W_, V_, b_;
+  Tensor<T> x_, y_;
+  std::vector<Parameter<T>*> params_;
+  Tape<T> tape_;
+};
+
+template <class T>
+void BM_TrainStepTapelab(benchmark::State& state, long d, long L, int mode) {
+  kernels::set_num_threads(1);
+  TrainStepModel<T> model(d, L);
+  model.step(mode);  // warm-up: the arena reaches its size
+  for (auto _ : state) benchmark::DoNotOptimize(model.step(mode));
+  state.counters["GFLOPS"] =
+      benchmark::Counter(train_step_flops(d, L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_all() {
+  benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/tape", BM_TapeMatmulChain);
+  benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/kernels", BM_KernelsMatmulChain);
+  benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/tape", BM_TapeHadamardChain);
+  benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/kernels", BM_KernelsHadamardChain);
+#ifdef TAPELAB_HAVE_LIBTORCH
+  register_libtorch_overhead();
+#endif
+  for (bool f64 : {false, true})
+    for (long d : {16L, 64L})
+      for (long L : {16L, 128L, 1024L}) {
+        const std::string suffix =
+            std::string(f64 ? "f64" : "f32") + "/" + std::to_string(d) + "/" + std::to_string(L);
+        for (int mode : {0, 1, 2}) {
+          if (mode != 0 && !(f64 && L == 1024)) continue;  // the variants only where the bars are set
+          static const char* const kImpl[] = {"tapelab/", "tapelab-recompute/", "tapelab-unfused/"};
+          const std::string name = std::string("BM_TrainStep/") + kImpl[mode] + suffix;
+          auto* b = f64 ? benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<double>, d, L, mode)
+                        : benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<float>, d, L, mode);
+          b->Unit(benchmark::kMillisecond);
+        }
+#ifdef TAPELAB_HAVE_LIBTORCH
+        register_libtorch_train_step(f64, d, L);
+#endif
+      }
+}
+
+}  // namespace
+}  // namespace tapelab::bench
+
+int main(int argc, char** argv) {
+  tapelab::kernels::set_num_threads(1);
+#ifndef TAPELAB_HAVE_LIBTORCH
+  std::fprintf(
+      stderr,
+      "bench_autodiff: built without libtorch (not found at configure time, or TAPELAB_BENCH_LIBTORCH=OFF); "
+      "the BM_TrainStep/libtorch rows are skipped\n");
+#endif
+  tapelab::bench::register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,101 @@
+// The libtorch rows of bench_autodiff: the same model as bench_autodiff.hpp, written the way a libtorch user
+// would write it efficiently (addmm for W h + b and for h + (1/L) V a), one intra-op thread.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "bench_autodiff.hpp"
+
+namespace tapelab::bench {
+namespace {
+
+void set_one_thread() { at::set_num_threads(1); }
+
+class TorchTrainStep {
+ public:
+  TorchTrainStep(torch::Dtype dtype, long d, long L) : L_(L) {
+    torch::manual_seed(0);
+    const auto opt = torch::TensorOptions().dtype(dtype);
+    const double s = 1.0 / std::sqrt(double(d)), sio = 1.0 / std::sqrt(double(kTrainDio));
+    auto param = [&](long r, long c, double scale) {
+      torch::Tensor t = (torch::rand({r, c}, opt) * 2 - 1) * scale;
+      t.set_requires_grad(true);
+      params_.push_back(t);
+      return t;
+    };
+    A_ = param(d, kTrainDio, sio);
+    C_ = param(kTrainDio, d, s);
+    for (long k = 0; k < L; ++k) {
+      W_.push_back(param(d, d, s));
+      V_.push_back(param(d, d, s));
+      b_.push_back(param(d, 1, s));
+    }
+    x_ = torch::rand({kTrainDio, kTrainBatch}, opt) * 2 - 1;
+    y_ = torch::rand({kTrainDio, kTrainBatch}, opt) * 2 - 1;
+  }
+
+  double step() {
+    torch::Tensor h = A_.mm(x_);
+    const double alpha = 1.0 / double(L_);
+    for (long k = 0; k < L_; ++k) {
+      const std::size_t i = std::size_t(k);
+      const torch::Tensor a =
+          torch::tanh(torch::addmm(b_[i], W_[i], h));              // tanh(W h + b), b broadcast per row
+      h = torch::addmm(h, V_[i], a, /*beta=*/1, /*alpha=*/alpha);  // h + alpha V a
+    }
+    torch::Tensor loss = torch::mse_loss(C_.mm(h), y_);
+    loss.backward();
+    {
+      torch::NoGradGuard no_grad;
+      for (torch::Tensor& p : params_) {
+        p.add_(p.grad(), -kTrainLearningRate);
+        p.mutable_grad().zero_();
+      }
+    }
+    return loss.item<double>();
+  }
+
+ private:
+  long L_;
+  torch::Tensor A_, C_, x_, y_;
+  std::vector<torch::Tensor> W_, V_, b_, params_;
+};
+
+void BM_TrainStepLibtorch(benchmark::State& state, bool f64, long d, long L) {
+  set_one_thread();
+  TorchTrainStep model(f64 ? torch::kFloat64 : torch::kFloat32, d, L);
+  model.step();
+  for (auto _ : state) benchmark::DoNotOptimize(model.step());
+  state.counters["GFLOPS"] =
+      benchmark::Counter(train_step_flops(d, L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Three tiny ops (8x8 matmul, tanh, sum) forward + backward: libtorch's per-op cost, for scale.
+void BM_LibtorchTiny(benchmark::State& state) {
+  set_one_thread();
+  const auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::Tensor W = torch::rand({8, 8}, opt).set_requires_grad(true), x = torch::rand({8, 8}, opt);
+  for (auto _ : state) {
+    torch::Tensor loss = torch::tanh(W.mm(x)).sum();
+    loss.backward();
+    W.mutable_grad().zero_();
+  }
+  state.counters["per_op"] =
+      benchmark::Counter(3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+}  // namespace
+
+void register_libtorch_train_step(bool f64, long d, long L) {
+  const std::string name = std::string("BM_TrainStep/libtorch/") + (f64 ? "f64/" : "f32/") +
+                           std::to_string(d) + "/" + std::to_string(L);
+  benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepLibtorch, f64, d, L)->Unit(benchmark::kMillisecond);
+}
+
+void register_libtorch_overhead() {
+  benchmark::RegisterBenchmark("BM_TapeOverhead/matmul_tanh_sum8x8/libtorch", BM_LibtorchTiny);
+}
+
+}  // namespace tapelab::bench
