@@ -26,4 +26,16 @@ template <class T>
 void activation_backward(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, const T* dy,
                          index_t lddy, T beta, T* dx, index_t lddx);
 
+// Activations whose derivative is a function of the output y = σ(x): tanh (1 - y²), sigmoid (y (1 - y)),
+// relu (1 if y > 0) and identity. A layer that keeps y for its own forward then needs neither x nor a second
+// evaluation of σ in backward: one multiply per element instead of an exp.
+constexpr bool derivative_from_output(Activation a) {
+  return a == Activation::identity || a == Activation::tanh || a == Activation::relu || a == Activation::sigmoid;
+}
+
+// dx = beta * dx + dy ⊙ σ'(x), given y = σ(x). Only for activations with derivative_from_output(a) (asserted).
+template <class T>
+void activation_backward_from_output(Activation a, index_t rows, index_t cols, const T* y, index_t ldy, const T* dy,
+                                     index_t lddy, T beta, T* dx, index_t lddx);
+
 }  // namespace tapelab::kernels

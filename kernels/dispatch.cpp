@@ -124,6 +124,15 @@ void activation_backward(Activation a, index_t r, index_t c, const T* x, index_t
   table<T>().activation_backward(a, r, c, x, ldx, dy, lddy, beta, dx, lddx);
 }
 
+template <class T>
+void activation_backward_from_output(Activation a, index_t r, index_t c, const T* y, index_t ldy, const T* dy,
+                                     index_t lddy, T beta, T* dx, index_t lddx) {
+  assert(derivative_from_output(a));
+  assert(shape_ok(r, c, ldy) && shape_ok(r, c, lddy) && shape_ok(r, c, lddx));
+  TAPELAB_EW_CHECK(r, c);
+  table<T>().activation_backward_from_output(a, r, c, y, ldy, dy, lddy, beta, dx, lddx);
+}
+
 template <class T> T sum(index_t r, index_t c, const T* x, index_t ldx) {
   assert(shape_ok(r, c, ldx));
   return (r <= 0 || c <= 0) ? T(0) : table<T>().sum(r, c, x, ldx);
@@ -159,6 +168,8 @@ template <class T> T max_abs(index_t r, index_t c, const T* x, index_t ldx) {
   template void activation_derivative<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t);          \
   template void activation_backward<T>(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, \
                                        index_t);                                                                 \
+  template void activation_backward_from_output<T>(Activation, index_t, index_t, const T*, index_t, const T*,      \
+                                                   index_t, T, T*, index_t);                                     \
   template T sum<T>(index_t, index_t, const T*, index_t);                                                        \
   template T dot<T>(index_t, index_t, const T*, index_t, const T*, index_t);                                     \
   template T squared_norm<T>(index_t, index_t, const T*, index_t);                                               \

@@ -107,6 +107,16 @@ void activation_backward(Activation a, index_t r, index_t c, const T* x, index_t
     }
 }
 
+template <class T>
+void activation_backward_from_output(Activation a, index_t r, index_t c, const T* y, index_t ldy, const T* dy,
+                                     index_t lddy, T beta, T* dx, index_t lddx) {
+  for (index_t i = 0; i < r; ++i)
+    for (index_t j = 0; j < c; ++j) {
+      const T g = dy[i * lddy + j] * scalar::derivative_from_output(a, y[i * ldy + j]);
+      dx[i * lddx + j] = (beta == T(0) ? T(0) : beta * dx[i * lddx + j]) + g;
+    }
+}
+
 template <class T> T sum(index_t r, index_t c, const T* x, index_t ldx) {
   T s = 0;
   for (index_t i = 0; i < r; ++i)

@@ -33,7 +33,7 @@ template <class T> T activate(Activation a, T x) {
   switch (a) {
     case Activation::identity: return x;
     case Activation::tanh: return std::tanh(x);
-    case Activation::relu: return x > T(0) ? x : T(0);
+    case Activation::relu: return x <= T(0) ? T(0) : x;  // NaN stays NaN, as in the SIMD kernels
     case Activation::gelu_tanh: {
       const T u = kSqrt2OverPi<T> * (x + kGeluCubic<T> * x * x * x);
       return T(0.5) * x * (T(1) + std::tanh(u));
@@ -52,7 +52,7 @@ template <class T> T derivative(Activation a, T x) {
       const T t = std::tanh(x);
       return T(1) - t * t;
     }
-    case Activation::relu: return x > T(0) ? T(1) : T(0);
+    case Activation::relu: return x > T(0) ? T(1) : (x <= T(0) ? T(0) : x);  // 0 at the kink; NaN stays NaN
     case Activation::gelu_tanh: {
       // d/dx [x/2 (1 + tanh u)] = (1 + tanh u)/2 + x/2 (1 - tanh² u) u',  u' = c (1 + 3 a x²)
       const T x2 = x * x;
@@ -69,6 +69,16 @@ template <class T> T derivative(Activation a, T x) {
     }
   }
   return T(1);
+}
+
+// σ'(x) written through y = σ(x), for the activations where that is possible (kernels/activations.hpp).
+template <class T> T derivative_from_output(Activation a, T y) {
+  switch (a) {
+    case Activation::tanh: return T(1) - y * y;
+    case Activation::sigmoid: return y * (T(1) - y);
+    case Activation::relu: return y > T(0) ? T(1) : (y <= T(0) ? T(0) : y);  // NaN stays NaN
+    default: return T(1);
+  }
 }
 
 }  // namespace

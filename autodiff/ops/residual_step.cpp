@@ -68,11 +68,14 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
   const index_t d = h.rows, B = h.cols, m = W.rows;
   const T alpha = n.scalar;
   const bool has_v = residual_has_v(n.variant);
-  const T* Z = n.saved[0];           // m x B pre-activation (nullptr: recompute)
-  const T* A = n.saved[1];           // m x B act(Z), kept only with V
+  // What forward kept (see residual_step): A = act(Z) when act' can be read off A (tanh, sigmoid, relu,
+  // identity) or V needs it for dV; Z otherwise. Nothing in recompute mode.
+  const bool from_output = kernels::derivative_from_output(act);
+  const T* Z = n.saved[0];           // m x B pre-activation
+  const T* A = n.saved[1];           // m x B act(Z)
   const T* G = tape.output_grad(n);  // d x B
-  if (Z == nullptr) {  // recompute mode: Z = W h + b and A = act(Z), bitwise as forward computed them
-    T* z = tape.scratch(std::size_t(m * B));
+  if (from_output ? A == nullptr : Z == nullptr) {  // recompute, bitwise as forward computed them
+    T* z = from_output ? nullptr : tape.scratch(std::size_t(m * B));
     T* a = tape.scratch(std::size_t(m * B));
     forward_pre_activation(tape, n.in[kW], n.in[kH], n.in[kB], act, z, a);
     Z = z;
@@ -99,7 +102,10 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
 
   // dZ = dA ⊙ act'(Z)   (m x B; the true dZ is c times this)
   T* dZ = tape.scratch(std::size_t(m * B));
-  kernels::activation_backward(act, m, B, Z, B, dA, B, T(0), dZ, B);
+  if (from_output)
+    kernels::activation_backward_from_output(act, m, B, A, B, dA, B, T(0), dZ, B);
+  else
+    kernels::activation_backward(act, m, B, Z, B, dA, B, T(0), dZ, B);
   if (want_b) {  // db (m x 1) += c row_sums(dZ)
     if (c == T(1)) {
       auto [db, beta] = tape.grad_target(n.in[kB]);
@@ -136,11 +142,13 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
   const std::uint8_t variant = residual_variant(s.act, has_v, has_b);
   const bool record = tape.should_record({h, s.W, s.V, s.b});
 
-  // Z = W h + b and A = act(Z). Kept for backward when recording, unless recomputing: Z always (for act'),
-  // A when V needs it for dV.
+  // Z = W h + b and A = act(Z). Kept for backward when recording, unless recomputing: A when act' can be read
+  // off it (tanh: 1 - A², sigmoid, relu, identity: no second exp in backward, no Z at all) or V needs it for dV;
+  // Z when act' needs the input (gelu, softplus).
   const bool keep = record && !s.recompute;
-  T* Z = keep ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
-  T* A = (keep && has_v) ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
+  const bool from_output = kernels::derivative_from_output(s.act);
+  T* Z = (keep && !from_output) ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
+  T* A = (keep && (has_v || from_output)) ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
   forward_pre_activation(tape, s.W.slot(), h.slot(), has_b ? s.b.slot() : kNoSlot, s.act, Z, A);
 
   // out = h + alpha V A   (or h + alpha A)
@@ -157,8 +165,8 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
     Node<T>& n =
         tape.record(OpKind::residual_step, variant, out, {h, s.W, s.V, s.b}, &residual_step_backward<T>);
     n.scalar = s.alpha;
-    n.saved[0] = Z;  // nullptr when recomputing
-    n.saved[1] = (keep && has_v) ? A : nullptr;
+    n.saved[0] = Z;  // nullptr when recomputing or when act' comes from A
+    n.saved[1] = (keep && (has_v || from_output)) ? A : nullptr;
   }
   return tape.finish(OpKind::residual_step, variant, out);
 }

@@ -21,9 +21,11 @@
 
 #include "kernels/common.hpp"
 #include "kernels/detail/gemm_blocking.hpp"
+#include "kernels/detail/gemm_dot.hpp"
 #include "kernels/detail/gemm_microkernel.hpp"
 #include "kernels/detail/gemm_pack.hpp"
 #include "kernels/detail/simd_activations.hpp"
+#include "kernels/detail/simd_elementwise.hpp"
 #include "kernels/gemm.hpp"
 
 namespace tapelab::kernels::detail {
@@ -61,19 +63,10 @@ void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
 template <class Arch, class T>
 void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m, index_t n, T* C, index_t ldc) {
   T* tile = C + i0 * ldc + j0;
-  if (ep.bias_mode == Bias::per_row)
-    for (index_t i = 0; i < m; ++i) {
-      const T bi = ep.bias[i0 + i];
-      for (index_t j = 0; j < n; ++j) tile[i * ldc + j] += bi;
-    }
-  else if (ep.bias_mode == Bias::per_col)
-    for (index_t i = 0; i < m; ++i)
-      for (index_t j = 0; j < n; ++j) tile[i * ldc + j] += ep.bias[j0 + j];
-  if (ep.pre_activation != nullptr) {
-    T* pre = ep.pre_activation + i0 * ep.ld_pre_activation + j0;
-    for (index_t i = 0; i < m; ++i)
-      for (index_t j = 0; j < n; ++j) pre[i * ep.ld_pre_activation + j] = tile[i * ldc + j];
-  }
+  if (ep.bias_mode == Bias::per_row) simd_add_col_vector<Arch, T>(m, n, ep.bias + i0, tile, ldc);
+  if (ep.bias_mode == Bias::per_col) simd_add_row_vector<Arch, T>(m, n, ep.bias + j0, tile, ldc);
+  if (ep.pre_activation != nullptr)
+    simd_copy<Arch, T>(m, n, tile, ldc, ep.pre_activation + i0 * ep.ld_pre_activation + j0, ep.ld_pre_activation);
   if (ep.activation != Activation::identity) simd_activation_forward<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc);
 }
 
@@ -237,10 +230,19 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
     return;
   }
 
-  const bool direct_a = M <= Blk::kDirectMaxM;            // read A in place
-  const bool direct_b = M <= Blk::kDirectMaxMForB && tb == Trans::N;  // read B in place (rows of op(B) contiguous)
   const bool parallel = M * N * K >= kGemmParallelMacs && omp_get_max_threads() > 1 && !omp_in_parallel();
   const int threads = parallel ? omp_get_max_threads() : 1;
+
+  // A * B^T with few rows and columns: dot products, nothing packed (see gemm_dot.hpp).
+  if (ta == Trans::N && tb == Trans::T && M <= Blk::kDotMaxMN && N <= Blk::kDotMaxMN &&
+      K >= 4 * index_t(xsimd::batch<T, Arch>::size)) {
+    gemm_dot<Arch, T>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
+    if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
+    return;
+  }
+
+  const bool direct_a = M <= Blk::kDirectMaxM;            // read A in place
+  const bool direct_b = M <= Blk::kDirectMaxMForB && tb == Trans::N;  // read B in place (rows of op(B) contiguous)
 
   const index_t kc_max = std::min(K, Blk::KC);
   const index_t nc_max = std::min(N, Blk::NC);

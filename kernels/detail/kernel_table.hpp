@@ -27,6 +27,8 @@ struct KernelTable {
   void (*activation_forward)(Activation, index_t, index_t, const T*, index_t, T*, index_t);
   void (*activation_derivative)(Activation, index_t, index_t, const T*, index_t, T*, index_t);
   void (*activation_backward)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, index_t);
+  void (*activation_backward_from_output)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*,
+                                          index_t);
   T (*sum)(index_t, index_t, const T*, index_t);
   T (*dot)(index_t, index_t, const T*, index_t, const T*, index_t);
   T (*squared_norm)(index_t, index_t, const T*, index_t);

@@ -3,6 +3,7 @@
 // Everything in the detail implementation headers lives in an unnamed namespace (see scalar_math.hpp for why).
 #include "kernels/detail/gemm_driver.hpp"
 #include "kernels/detail/kernel_table.hpp"
+#include "kernels/detail/simd_activation_from_output.hpp"
 #include "kernels/detail/simd_activations.hpp"
 #include "kernels/detail/simd_elementwise.hpp"
 #include "kernels/detail/simd_reductions.hpp"
@@ -29,6 +30,7 @@ KernelTable<T> make_table(Target target) {
   t.activation_forward = &simd_activation_forward<Arch, T>;
   t.activation_derivative = &simd_activation_derivative<Arch, T>;
   t.activation_backward = &simd_activation_backward<Arch, T>;
+  t.activation_backward_from_output = &simd_activation_backward_from_output<Arch, T>;
   t.sum = &simd_sum<Arch, T>;
   t.dot = &simd_dot<Arch, T>;
   t.squared_norm = &simd_squared_norm<Arch, T>;

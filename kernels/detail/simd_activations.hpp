@@ -1,37 +1,210 @@
 #pragma once
 // Activation kernels for one xsimd architecture (see kernels/activations.hpp for the contracts).
-// PLACEHOLDER: scalar formulas per element; the vectorised bodies replace these.
+//
+// Each activation is a struct with batch functions value(x) = σ(x) and slope(x) = σ'(x); the three kernels
+// pick the struct once per call and run it over spans (simd_util.hpp), so the switch is outside the loops.
+// Conventions shared by all: NaN in gives NaN out (identity' = 1 is a constant and stays 1), large |x|
+// saturates instead of overflowing, relu'(0) = 0. The formulas are the exact derivatives of activations.hpp,
+// rearranged where the textbook form cancels or overflows (each says how).
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
-#include "kernels/detail/parallel.hpp"
+#include "kernels/detail/simd_math.hpp"
+#include "kernels/detail/simd_util.hpp"
 #include "kernels/scalar_math.hpp"
+
+// Silences GCC 12.2's false -Wuninitialized in its AVX-512 intrinsics (see simd_util.hpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace tapelab::kernels::detail {
 namespace {
 
+struct IdentityAct {
+  template <class B>
+  static B value(const B& x) {
+    return x;
+  }
+  template <class B>
+  static B slope(const B&) {
+    return B(1);
+  }
+};
+
+struct ReluAct {
+  // x <= 0 is false for NaN, so NaN passes through (a plain max(x, 0) would return 0 on x86).
+  template <class B>
+  static B value(const B& x) {
+    return xsimd::select(x <= B(0), B(0), x);
+  }
+  template <class B>
+  static B slope(const B& x) {
+    return xsimd::select(x > B(0), B(1), xsimd::select(x <= B(0), B(0), x));
+  }
+};
+
+struct TanhAct {
+  template <class B>
+  static B value(const B& x) {
+    return xsimd::tanh(x);
+  }
+  // 1 - tanh²x = sech²x = 4e/(1+e)², e = exp(-2|x|): keeps its relative accuracy where 1 - t² rounds to 0.
+  template <class B>
+  static B slope(const B& x) {
+    const B e = xsimd::exp(B(-2) * xsimd::abs(x));
+    const B d = B(1) + e;
+    return B(4) * e / (d * d);
+  }
+};
+
+struct SigmoidAct {
+  template <class B>
+  static B value(const B& x) {
+    return sigmoid_from(x, xsimd::exp(-xsimd::abs(x)));
+  }
+  template <class B>
+  static B slope(const B& x) {
+    return sigmoid_slope_from(xsimd::exp(-xsimd::abs(x)));
+  }
+};
+
+struct SoftplusAct {
+  // log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}), as scalar_math.hpp. Operand order matters for NaN: xsimd::max
+  // returns its second operand when either is NaN.
+  template <class B>
+  static B value(const B& x) {
+    return xsimd::max(B(0), x) + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
+  }
+  template <class B>
+  static B slope(const B& x) {
+    return SigmoidAct::value(x);
+  }
+};
+
+struct GeluTanhAct {
+  // z = 2u = 2c (x + a x³), and (1 + tanh u)/2 = sigmoid(2u): so σ(x) = x sigmoid(z) without the 1 + tanh u
+  // cancellation for x < 0, and σ'(x) = s + x s(1-s) z', the tanh-form derivative with 1 - tanh²u = 4 s(1-s).
+  // c and a are the constants of scalar_math.hpp, so both compute the same function.
+  template <class B>
+  static B z(const B& x) {
+    using T = typename B::value_type;
+    constexpr T k0 = 2 * scalar::kSqrt2OverPi<T>, k1 = k0 * scalar::kGeluCubic<T>;
+    return x * xsimd::fma(B(k1), x * x, B(k0));
+  }
+  template <class B>
+  static B dz(const B& x) {  // z'(x) = 2c (1 + 3 a x²)
+    using T = typename B::value_type;
+    constexpr T k0 = 2 * scalar::kSqrt2OverPi<T>, k3 = 3 * k0 * scalar::kGeluCubic<T>;
+    return xsimd::fma(B(k3), x * x, B(k0));
+  }
+  template <class B>
+  static B value(const B& x) {
+    const B zx = z(x);
+    const B s = sigmoid_from(zx, xsimd::exp(-xsimd::abs(zx)));
+    return xsimd::select(s == B(0), B(0), x * s);  // s == 0 only far left, where x may be -inf
+  }
+  template <class B>
+  static B slope(const B& x) {
+    const B zx = z(x);
+    const B e = xsimd::exp(-xsimd::abs(zx));
+    const B s = sigmoid_from(zx, e);
+    const B q = sigmoid_slope_from(e);
+    // q == 0 once |z| is past exp's range; skipping the term then avoids 0 * inf when x² overflows.
+    return xsimd::select(q == B(0), s, xsimd::fma(x * q, dz(x), s));
+  }
+};
+
+struct GeluErfAct {
+  // σ(x) = x Φ(x), σ'(x) = Φ(x) + x φ(x) with Φ, φ from normal_cdf_pdf (simd_math.hpp).
+  template <class B>
+  static B value(const B& x) {
+    B cdf, pdf;
+    normal_cdf_pdf(x, cdf, pdf);
+    return xsimd::select(cdf == B(0), B(0), x * cdf);  // x = -inf gives 0, not -inf * 0
+  }
+  template <class B>
+  static B slope(const B& x) {
+    B cdf, pdf;
+    normal_cdf_pdf(x, cdf, pdf);
+    return xsimd::select(pdf == B(0), cdf, xsimd::fma(x, pdf, cdf));
+  }
+};
+
+// Calls fn(Act{}) with the struct of activation a.
+template <class Fn>
+void with_activation(Activation a, const Fn& fn) {
+  switch (a) {
+    case Activation::identity:
+      return fn(IdentityAct{});
+    case Activation::tanh:
+      return fn(TanhAct{});
+    case Activation::relu:
+      return fn(ReluAct{});
+    case Activation::gelu_tanh:
+      return fn(GeluTanhAct{});
+    case Activation::gelu_erf:
+      return fn(GeluErfAct{});
+    case Activation::softplus:
+      return fn(SoftplusAct{});
+    case Activation::sigmoid:
+      return fn(SigmoidAct{});
+  }
+}
+
+// y = σ(x)
 template <class Arch, class T>
 void simd_activation_forward(Activation a, index_t r, index_t c, const T* x, index_t ldx, T* y, index_t ldy) {
-  for_each_row(r, c, [&](index_t i) {
-    for (index_t j = 0; j < c; ++j) y[i * ldy + j] = scalar::activate(a, x[i * ldx + j]);
+  with_activation(a, [&](auto act) {
+    using Act = decltype(act);
+    for_each_span(r, c, dense(r, c, ldx) && dense(r, c, ldy), [&](index_t i, index_t j0, index_t n) {
+      map_span<Arch>(
+          n, [](const auto& v) { return Act::value(v); }, y + i * ldy + j0, x + i * ldx + j0);
+    });
   });
 }
+
+// d = σ'(x)
 template <class Arch, class T>
-void simd_activation_derivative(Activation a, index_t r, index_t c, const T* x, index_t ldx, T* d, index_t ldd) {
-  for_each_row(r, c, [&](index_t i) {
-    for (index_t j = 0; j < c; ++j) d[i * ldd + j] = scalar::derivative(a, x[i * ldx + j]);
+void simd_activation_derivative(Activation a, index_t r, index_t c, const T* x, index_t ldx, T* d,
+                                index_t ldd) {
+  with_activation(a, [&](auto act) {
+    using Act = decltype(act);
+    for_each_span(r, c, dense(r, c, ldx) && dense(r, c, ldd), [&](index_t i, index_t j0, index_t n) {
+      map_span<Arch>(
+          n, [](const auto& v) { return Act::slope(v); }, d + i * ldd + j0, x + i * ldx + j0);
+    });
   });
 }
+
+// dx = beta dx + dy σ'(x); beta == 0 never reads dx (it may hold NaN or garbage).
 template <class Arch, class T>
-void simd_activation_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy, index_t lddy,
-                              T beta, T* dx, index_t lddx) {
-  for_each_row(r, c, [&](index_t i) {
-    for (index_t j = 0; j < c; ++j) {
-      const T g = dy[i * lddy + j] * scalar::derivative(a, x[i * ldx + j]);
-      dx[i * lddx + j] = (beta == T(0) ? T(0) : beta * dx[i * lddx + j]) + g;
-    }
+void simd_activation_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy,
+                              index_t lddy, T beta, T* dx, index_t lddx) {
+  const Batch<Arch, T> b(beta);
+  const bool flat = dense(r, c, ldx) && dense(r, c, lddy) && dense(r, c, lddx);
+  with_activation(a, [&](auto act) {
+    using Act = decltype(act);
+    for_each_span(r, c, flat, [&](index_t i, index_t j0, index_t n) {
+      T* dxi = dx + i * lddx + j0;
+      const T* xi = x + i * ldx + j0;
+      const T* dyi = dy + i * lddy + j0;
+      if (beta == T(0)) {
+        map_span<Arch>(
+            n, [](const auto& xv, const auto& g) { return g * Act::slope(xv); }, dxi, xi, dyi);
+      } else {
+        map_span<Arch>(
+            n,
+            [&](const auto& xv, const auto& g, const auto& old) {
+              return xsimd::fma(b, old, g * Act::slope(xv));
+            },
+            dxi, xi, dyi, static_cast<const T*>(dxi));
+      }
+    });
   });
 }
 
 }  // namespace
 }  // namespace tapelab::kernels::detail
+
+#pragma GCC diagnostic pop

@@ -111,9 +111,10 @@ TYPED_TEST(GemmTest, MatchesReferenceOnOddShapes) {
 
 TYPED_TEST(GemmTest, EveryTransposeAndScalarCombination) {
   using T = TypeParam;
-  // (M, N, K): direct path with tails; K > KC (two depth blocks); M > 256 (packed path) with K > KC and tails.
+  // (M, N, K): direct path with tails; K > KC (two depth blocks); M > 256 (packed path) with K > KC and tails;
+  // few rows and columns with a long K (the dot-product path for A * B^T, with and without edge blocks).
   const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
-      {33, 65, 17}, {16, 256, 16}, {31, 7, 300}, {257, 33, 260}, {300, 70, 513}};
+      {33, 65, 17}, {16, 256, 16}, {31, 7, 300}, {257, 33, 260}, {300, 70, 513}, {16, 15, 257}, {5, 13, 129}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     std::mt19937_64 rng(7);
@@ -185,6 +186,7 @@ TYPED_TEST(GemmTest, SameBitsForAnyThreadCount) {
   using T = TypeParam;
   const std::vector<GemmCase> cases = {{Trans::N, Trans::N, 256, 1024, 256, 1.0, 0.0},
                                        {Trans::N, Trans::T, 64, 64, 1024, 1.0, 1.0},
+                                       {Trans::N, Trans::T, 16, 16, 8192, 1.0, 0.0},  // dot-product path
                                        {Trans::T, Trans::N, 301, 517, 290, -0.5, 1.0}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
@@ -210,7 +212,8 @@ TYPED_TEST(GemmTest, SameBitsForAnyThreadCount) {
 // The fused epilogue: bias (per row and per column), activation, pre-activation output, on both paths and K = 0.
 TYPED_TEST(GemmTest, FusedEpilogueMatchesReference) {
   using T = TypeParam;
-  const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {{17, 33, 15}, {300, 65, 260}, {5, 7, 0}};
+  const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
+      {17, 33, 15}, {300, 65, 260}, {5, 7, 0}, {16, 18, 256}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     std::mt19937_64 rng(9);

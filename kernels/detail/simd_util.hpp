@@ -1,0 +1,110 @@
+#pragma once
+// Loop skeletons shared by the elementwise, activation and reduction kernels of one xsimd architecture.
+//
+// Tails: xsimd 8.1 has no masked loads, so the last n % W elements of a span go through a zero-padded batch
+// on the stack. Every element therefore takes the same vector formula wherever it sits in a row, so an
+// activation of x gives the same bits in column 0 and in the tail (a scalar tail would differ by an ulp or
+// two).
+//
+// Everything here is templated on Arch and lives in an unnamed namespace (see scalar_math.hpp for why).
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/common.hpp"
+#include "kernels/detail/parallel.hpp"
+
+// GCC 12.2's AVX-512 intrinsics create "undefined" registers as `__m512 __Y = __Y;`, and once xsimd code
+// using them (exp, max, abs, rounding) is inlined into a kernel, -Wuninitialized / -Wmaybe-uninitialized
+// report that self-initialisation (a GCC 12.0-12.2 bug, fixed in 12.3). Each kernel header silences exactly
+// those two warnings between push and pop.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace tapelab::kernels::detail {
+namespace {
+
+template <class Arch, class T>
+using Batch = xsimd::batch<T, Arch>;
+
+// The first n (< W) elements of p in the low lanes, zeros above.
+template <class Arch, class T>
+Batch<Arch, T> load_partial(const T* p, index_t n) {
+  alignas(64) T buf[Batch<Arch, T>::size] = {};
+  for (index_t k = 0; k < n; ++k) buf[k] = p[k];
+  return Batch<Arch, T>::load_aligned(buf);
+}
+
+// Writes the low n (< W) lanes of v to p; memory past p[n - 1] is not touched.
+template <class Arch, class T>
+void store_partial(T* p, index_t n, const Batch<Arch, T>& v) {
+  alignas(64) T buf[Batch<Arch, T>::size];
+  v.store_aligned(buf);
+  for (index_t k = 0; k < n; ++k) p[k] = buf[k];
+}
+
+// Sum of the lanes of v, as a halving tree. Not xsimd::hadd: in xsimd 8.1 its float version for avx512f uses
+// _mm512_extractf32x8_ps, an AVX512DQ instruction that an -mavx512f translation unit may not emit.
+template <class Arch, class T>
+T sum_lanes(const Batch<Arch, T>& v) {
+  constexpr index_t W = Batch<Arch, T>::size;
+  alignas(64) T lane[W];
+  v.store_aligned(lane);
+  for (index_t half = W / 2; half > 0; half /= 2)
+    for (index_t k = 0; k < half; ++k) lane[k] += lane[k + half];
+  return lane[0];
+}
+
+// out[k] = op(in[k]...) for k in [0, n), op taking and returning batches. out may alias an input (in place):
+// each batch is loaded before it is stored. flatten inlines op and the xsimd math it calls (exp, tanh ...)
+// into the loop: batches then stay in registers instead of going through memory at every out-of-line call.
+// op is called from one place only, for full batches and the tail alike: GCC contracts a * b + c into FMAs
+// per inlined copy (-ffp-contract=fast is its default), and two copies were seen to round differently.
+template <class Arch, class T, class Op, class... In>
+[[gnu::flatten]] void map_span(index_t n, const Op& op, T* out, const In*... in) {
+  using B = Batch<Arch, T>;
+  constexpr index_t W = B::size;
+  for (index_t j = 0; j < n; j += W) {
+    const index_t left = n - j;
+    const B r = op((left >= W ? B::load_unaligned(in + j) : load_partial<Arch>(in + j, left))...);
+    if (left >= W) {
+      r.store_unaligned(out + j);
+    } else {
+      store_partial<Arch>(out + j, left, r);
+    }
+  }
+}
+
+// Flattened elementwise work is cut into blocks of this many elements (a multiple of every vector width) so
+// that a contiguous matrix, even a single long row, still spreads over threads.
+constexpr index_t kFlatBlock = index_t(1) << 12;
+
+// True if a rows x cols matrix with leading dimension ld is one unbroken run of rows * cols elements.
+constexpr bool dense(index_t rows, index_t cols, index_t ld) { return rows <= 1 || ld == cols; }
+
+// Calls span(i, j0, n) to cover the rows x cols index space with runs of n consecutive elements that start at
+// (i, j0). If `flat` (every operand dense, see above), the matrix is one row of rows * cols elements (i == 0,
+// j0 a flat offset), which keeps narrow matrices on the vector path; otherwise one call per row. In parallel
+// above kParallelElements; the cut depends only on the shape, so results do not depend on the thread count.
+template <class Span>
+void for_each_span(index_t rows, index_t cols, bool flat, const Span& span) {
+  if (!flat) {
+    for_each_row(rows, cols, [&](index_t i) { span(i, index_t(0), cols); });
+    return;
+  }
+  const index_t n = rows * cols;
+  const index_t blocks = (n + kFlatBlock - 1) / kFlatBlock;
+  if (n >= kParallelElements && blocks > 1) {
+#pragma omp parallel for schedule(static)
+    for (index_t b = 0; b < blocks; ++b) {
+      const index_t j0 = b * kFlatBlock;
+      span(index_t(0), j0, n - j0 < kFlatBlock ? n - j0 : kFlatBlock);
+    }
+  } else {
+    span(index_t(0), index_t(0), n);
+  }
+}
+
+}  // namespace
+}  // namespace tapelab::kernels::detail
+
+#pragma GCC diagnostic pop
