@@ -13,6 +13,7 @@ required=(
   libcli11-dev      # the tapelab command's flags
   nlohmann-json3-dev
   python3-matplotlib  # plots
+  zlib1g-dev        # nn/data: gzip-compressed IDX files ((Fashion-)MNIST)
 )
 optional=(
   libopenblas-dev   # bench/: the GEMM peer

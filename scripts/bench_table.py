@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side table of a Google Benchmark JSON run: tapelab rows next to their peer rows, with the ratio.
 
-Usage: gemm_table.py RESULT.json
+Usage: bench_table.py RESULT.json
 
 Rows named BM_<what>/<impl>/<rest> are paired on (<what>, <rest>); impl "tapelab" is compared with every other
 impl of the same key ("openblas", "libtorch"). With --benchmark_repetitions, each row is summarised by the median
@@ -22,7 +22,7 @@ def main() -> int:
         with open(sys.argv[1]) as f:
             data = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        print(f"gemm_table.py: cannot read {sys.argv[1]}: {e}", file=sys.stderr)
+        print(f"bench_table.py: cannot read {sys.argv[1]}: {e}", file=sys.stderr)
         return 1
 
     times = defaultdict(list)  # name -> [time per iteration in its unit]

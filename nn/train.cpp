@@ -1,0 +1,93 @@
+#include "nn/train.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace tapelab::nn {
+namespace {
+
+// First non-finite entry of t, as "(i, j)", or empty.
+std::string first_non_finite(const Tensor<double>& t, double& value) {
+  for (index_t i = 0; i < t.rows(); ++i)
+    for (index_t j = 0; j < t.cols(); ++j)
+      if (!std::isfinite(t(i, j))) {
+        value = t(i, j);
+        std::ostringstream where;  // (not string operator+: GCC 12 emits a false -Wrestrict for it here)
+        where << "(" << i << ", " << j << ")";
+        return where.str();
+      }
+  return {};
+}
+
+void check_parameters(long long iteration, Module& module, bool gradients) {
+  for (const NamedParameter& np : module.named_parameters()) {
+    double bad = 0.0;
+    const std::string where = first_non_finite(gradients ? np.parameter->grad : np.parameter->value, bad);
+    if (!where.empty()) {
+      std::ostringstream msg;
+      msg << "iteration " << iteration << ": " << (gradients ? "gradient of parameter '" : "parameter '")
+          << np.name << "' is " << bad << " at " << where;
+      throw NonFiniteError(iteration, msg.str());
+    }
+  }
+}
+
+}  // namespace
+
+void check_finite(long long iteration, double loss, Module& module) {
+  if (!std::isfinite(loss)) {
+    std::ostringstream msg;
+    msg << "iteration " << iteration << ": loss is " << loss;
+    // Name the first bad parameter too when there is one (the usual cause of a bad loss).
+    try {
+      check_parameters(iteration, module, false);
+    } catch (const NonFiniteError& e) {
+      msg << "; " << e.what();
+    }
+    throw NonFiniteError(iteration, msg.str());
+  }
+  check_parameters(iteration, module, false);
+  check_parameters(iteration, module, true);
+}
+
+double train_step(long long iteration, Tape<double>& tape, Module& module, Optimizer& optimizer,
+                  const std::function<Var<double>(Tape<double>&)>& make_loss) {
+  tape.clear();
+  optimizer.zero_grad();
+  const Var<double> loss = make_loss(tape);
+  const double value = loss.item();
+  if (std::isfinite(value)) tape.backward(loss);
+  check_finite(iteration, value, module);
+  optimizer.step();
+  check_parameters(iteration, module, false);
+  return value;
+}
+
+Var<double> mean_squared_norm_loss(const Var<double>& pred, const Var<double>& target) {
+  return scale(squared_norm(sub(pred, target)), 1.0 / double(pred.cols()));
+}
+
+std::vector<std::vector<std::size_t>> epoch_batches(Rng& rng, std::size_t n, std::size_t batch_size) {
+  if (batch_size == 0) throw std::invalid_argument("epoch_batches: batch_size must be positive");
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.uniform_index(i)]);  // Fisher-Yates
+  std::vector<std::vector<std::size_t>> batches;
+  for (std::size_t start = 0; start < n; start += batch_size)
+    batches.emplace_back(order.begin() + std::ptrdiff_t(start),
+                         order.begin() + std::ptrdiff_t(std::min(n, start + batch_size)));
+  return batches;
+}
+
+Tensor<double> gather_columns(TensorView<const double> x, const std::vector<std::size_t>& indices) {
+  Tensor<double> out(x.rows, index_t(indices.size()));
+  for (std::size_t c = 0; c < indices.size(); ++c) {
+    if (index_t(indices[c]) >= x.cols)
+      throw std::invalid_argument("gather_columns: index " + std::to_string(indices[c]) +
+                                  " is out of range for " + std::to_string(x.cols) + " columns");
+    for (index_t i = 0; i < x.rows; ++i) out(i, index_t(c)) = x(i, index_t(indices[c]));
+  }
+  return out;
+}
+
+}  // namespace tapelab::nn
