@@ -112,7 +112,7 @@ struct GemmProblem {
 template <class Arch, class T, int MR, bool kParallel>
 void gemm_blocked(const GemmProblem<T>& g, int threads) {
   using Blk = GemmBlocking<Arch, T>;
-  constexpr int NR = Blk::NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+  constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = Blk::NV * W;
   constexpr index_t KC = Blk::KC, MC = Blk::MC, NC = Blk::NC;
   const index_t M = g.M, N = g.N, K = g.K, lda = g.lda, ldb = g.ldb, ldc = g.ldc;
   const T* A = g.A;
@@ -167,19 +167,34 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
           const T* b = nullptr;
           index_t bks = NR;
           bool b_in_place = false;
+          // A panel exactly one vector wide (N = 8 doubles, say) is read in place by a one-vector kernel
+          // instead of being padded to NR: tiny GEMMs on the tape are mostly such panels.
+          const bool one_vector = g.direct_b && nr == W;
           if (!g.direct_b) {
             b = g.b_packed + p * NR * kc;
-          } else if (nr == NR) {
+          } else if (nr == NR || one_vector) {
             b = B + pc * ldb + jc + jr;
             bks = ldb;
             b_in_place = true;
-          } else {
-            pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + jr, nr, b_edge);
-            b = b_edge;
           }
           for (index_t ir = 0; ir < mc; ir += MR) {
             const index_t mr = std::min<index_t>(MR, mc - ir);
             T* c = C + (ic + ir) * ldc + jc + jr;
+            if (one_vector && g.direct_a && mr == MR) {
+              const index_t row = ic + ir;
+              const T* a = g.ta == Trans::N ? A + row * lda + pc : A + pc * lda + row;
+              micro_kernel<Arch, T, MR, 1, false, false>(kc, a, g.ta == Trans::N ? lda : 1,
+                                                          g.ta == Trans::N ? 1 : lda, B + pc * ldb + jc + jr, ldb,
+                                                          g.alpha, beta_eff, c, ldc);
+              if (last && g.ep != nullptr) apply_epilogue<Arch, T>(*g.ep, ic + ir, jc + jr, mr, nr, C, ldc);
+              continue;
+            }
+            if (g.direct_b && nr < NR && (b_in_place || b == nullptr)) {  // an N-tail panel: pack it once
+              pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + jr, nr, b_edge);
+              b = b_edge;
+              bks = NR;
+              b_in_place = false;
+            }
             if (!g.direct_a || mr < MR) {
               const T* a;
               if (!g.direct_a) {

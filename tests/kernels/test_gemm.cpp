@@ -112,9 +112,11 @@ TYPED_TEST(GemmTest, MatchesReferenceOnOddShapes) {
 TYPED_TEST(GemmTest, EveryTransposeAndScalarCombination) {
   using T = TypeParam;
   // (M, N, K): direct path with tails; K > KC (two depth blocks); M > 256 (packed path) with K > KC and tails;
-  // few rows and columns with a long K (the dot-product path for A * B^T, with and without edge blocks).
+  // few rows and columns with a long K (the dot-product path for A * B^T, with and without edge blocks);
+  // panels exactly one vector wide (4, 8, 16 columns: read in place by the one-vector kernel) after full ones.
   const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
-      {33, 65, 17}, {16, 256, 16}, {31, 7, 300}, {257, 33, 260}, {300, 70, 513}, {16, 15, 257}, {5, 13, 129}};
+      {33, 65, 17}, {16, 256, 16}, {31, 7, 300}, {257, 33, 260}, {300, 70, 513}, {16, 15, 257}, {5, 13, 129},
+      {9, 8, 33},   {17, 24, 5},   {8, 4, 9},    {19, 12, 7},   {16, 48, 16}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     std::mt19937_64 rng(7);
