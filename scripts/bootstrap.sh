@@ -14,6 +14,7 @@ required=(
   nlohmann-json3-dev
   python3-matplotlib  # plots
   zlib1g-dev        # nn/data: gzip-compressed IDX files ((Fashion-)MNIST)
+  dataset-fashion-mnist  # the real data set (30 MB), read by nn/data and its test
 )
 optional=(
   libopenblas-dev   # bench/: the GEMM peer

@@ -112,6 +112,31 @@ TEST_F(DataFiles, IdxErrorsNameTheFileAndTheProblem) {
       testing::ThrowsMessage<std::runtime_error>(HasSubstr("has 2 images but")));
 }
 
+// The real Fashion-MNIST test set from Debian's dataset-fashion-mnist (scripts/bootstrap.sh installs it): 10,000
+// gzip-compressed 28 x 28 images, 1,000 of each of the 10 classes. Skipped where the package is absent.
+TEST(FashionMnist, DebianTestSetLoadsWithBalancedLabels) {
+  const std::string dir = "/usr/share/datasets/fashion-mnist/";
+  if (!fs::exists(dir + "t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const Dataset data = load_idx_classification(dir + "t10k-images-idx3-ubyte.gz", dir + "t10k-labels-idx1-ubyte.gz");
+  ASSERT_EQ(data.size(), 10000);
+  ASSERT_EQ(data.x.rows(), 28 * 28);
+  std::vector<int> per_class(10, 0);
+  for (int label : data.labels) {
+    ASSERT_GE(label, 0);
+    ASSERT_LE(label, 9);
+    ++per_class[std::size_t(label)];
+  }
+  for (int count : per_class) EXPECT_EQ(count, 1000);
+  double lo = 1, hi = 0;
+  for (index_t j = 0; j < data.size(); ++j)
+    for (index_t i = 0; i < data.x.rows(); ++i) {
+      lo = std::min(lo, data.x(i, j));
+      hi = std::max(hi, data.x(i, j));
+    }
+  EXPECT_EQ(lo, 0.0);
+  EXPECT_EQ(hi, 1.0);
+}
+
 TEST_F(DataFiles, CsvReadsNumbersAndRejectsBadRows) {
   const Matrix m = read_csv(write_text("ok.csv", "a,b,c\n1,2.5,-3\r\n4e-1, 5,6\n"), true);
   ASSERT_EQ(m.rows(), 2);
