@@ -6,10 +6,6 @@
 #include "kernels/common.hpp"
 #include "kernels/detail/simd_util.hpp"
 
-#pragma GCC diagnostic push  // see simd_util.hpp: a GCC 12.2 false positive in its AVX-512 intrinsics
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 namespace tapelab::kernels::detail {
 namespace {
 
@@ -64,4 +60,3 @@ void simd_activation_backward_from_output(Activation a, index_t r, index_t c, co
 }  // namespace
 }  // namespace tapelab::kernels::detail
 
-#pragma GCC diagnostic pop

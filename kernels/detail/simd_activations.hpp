@@ -13,11 +13,6 @@
 #include "kernels/detail/simd_util.hpp"
 #include "kernels/scalar_math.hpp"
 
-// Silences GCC 12.2's false -Wuninitialized in its AVX-512 intrinsics (see simd_util.hpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 namespace tapelab::kernels::detail {
 namespace {
 
@@ -207,4 +202,3 @@ void simd_activation_backward(Activation a, index_t r, index_t c, const T* x, in
 }  // namespace
 }  // namespace tapelab::kernels::detail
 
-#pragma GCC diagnostic pop

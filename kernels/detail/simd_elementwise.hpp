@@ -12,11 +12,6 @@
 #include "kernels/detail/parallel.hpp"
 #include "kernels/detail/simd_util.hpp"
 
-// Silences GCC 12.2's false -Wuninitialized in its AVX-512 intrinsics (see simd_util.hpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 namespace tapelab::kernels::detail {
 namespace {
 
@@ -108,4 +103,3 @@ void simd_add_col_vector(index_t r, index_t c, const T* v, T* y, index_t ldy) {
 }  // namespace
 }  // namespace tapelab::kernels::detail
 
-#pragma GCC diagnostic pop

@@ -15,11 +15,6 @@
 
 #include "kernels/scalar_math.hpp"
 
-// Silences GCC 12.2's false -Wuninitialized in its AVX-512 intrinsics (see simd_util.hpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 namespace tapelab::kernels::detail {
 namespace {
 
@@ -121,4 +116,3 @@ void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
 }  // namespace
 }  // namespace tapelab::kernels::detail
 
-#pragma GCC diagnostic pop

@@ -13,11 +13,6 @@
 #include "kernels/detail/parallel.hpp"
 #include "kernels/detail/simd_util.hpp"
 
-// Silences GCC 12.2's false -Wuninitialized in its AVX-512 intrinsics (see simd_util.hpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 namespace tapelab::kernels::detail {
 namespace {
 
@@ -212,4 +207,3 @@ void simd_column_sums(index_t r, index_t c, const T* x, index_t ldx, T beta, T* 
 }  // namespace
 }  // namespace tapelab::kernels::detail
 
-#pragma GCC diagnostic pop

@@ -7,18 +7,11 @@
 // two).
 //
 // Everything here is templated on Arch and lives in an unnamed namespace (see scalar_math.hpp for why).
+// (Two GCC 12.2 warnings are off for the architecture TUs that include these headers: kernels/CMakeLists.txt.)
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
 #include "kernels/detail/parallel.hpp"
-
-// GCC 12.2's AVX-512 intrinsics create "undefined" registers as `__m512 __Y = __Y;`, and once xsimd code
-// using them (exp, max, abs, rounding) is inlined into a kernel, -Wuninitialized / -Wmaybe-uninitialized
-// report that self-initialisation (a GCC 12.0-12.2 bug, fixed in 12.3). Each kernel header silences exactly
-// those two warnings between push and pop.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace tapelab::kernels::detail {
 namespace {
@@ -107,4 +100,3 @@ void for_each_span(index_t rows, index_t cols, bool flat, const Span& span) {
 }  // namespace
 }  // namespace tapelab::kernels::detail
 
-#pragma GCC diagnostic pop
