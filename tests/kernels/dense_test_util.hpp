@@ -111,4 +111,18 @@ template <class T>
   return ::testing::AssertionSuccess();
 }
 
+// Runs check(layout) for every target and odd layout, with the target and layout in failure messages.
+template <class Check>
+void for_every_target_and_layout(const Check& check) {
+  for (Target target : available_targets()) {
+    TargetScope scope(target);
+    SCOPED_TRACE(testing::target_label(target));
+    for (const Layout& s : odd_layouts()) {
+      SCOPED_TRACE(::testing::Message() << "shape " << s);
+      check(s);
+      if (::testing::Test::HasFailure()) return;  // one broken kernel should not print 300 failures
+    }
+  }
+}
+
 }  // namespace tapelab::kernels::testing

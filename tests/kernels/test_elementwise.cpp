@@ -27,6 +27,7 @@ namespace {
 using testing::all_close;
 using testing::all_equal;
 using testing::eps;
+using testing::for_every_target_and_layout;
 using testing::Layout;
 using testing::Matrix;
 using testing::odd_layouts;
@@ -36,20 +37,6 @@ using testing::TargetScope;
 template <class T>
 class Elementwise : public ::testing::Test {};
 TYPED_TEST_SUITE(Elementwise, testing::ScalarTypes);
-
-// Runs check(layout) for every target and odd layout, with the target and layout in failure messages.
-template <class Check>
-void for_every_target_and_layout(const Check& check) {
-  for (Target target : available_targets()) {
-    TargetScope scope(target);
-    SCOPED_TRACE(testing::target_label(target));
-    for (const Layout& s : odd_layouts()) {
-      SCOPED_TRACE(::testing::Message() << "shape " << s);
-      check(s);
-      if (::testing::Test::HasFailure()) return;  // one broken kernel should not print 300 failures
-    }
-  }
-}
 
 TYPED_TEST(Elementwise, FillAndCopyMatchReferenceOnOddShapes) {
   using T = TypeParam;

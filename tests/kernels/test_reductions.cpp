@@ -24,6 +24,7 @@ namespace tapelab::kernels {
 namespace {
 
 using testing::eps;
+using testing::for_every_target_and_layout;
 using testing::Layout;
 using testing::Matrix;
 using testing::odd_layouts;
@@ -33,19 +34,6 @@ using testing::TargetScope;
 template <class T>
 class Reductions : public ::testing::Test {};
 TYPED_TEST_SUITE(Reductions, testing::ScalarTypes);
-
-template <class Check>
-void for_every_target_and_layout(const Check& check) {
-  for (Target target : available_targets()) {
-    TargetScope scope(target);
-    SCOPED_TRACE(testing::target_label(target));
-    for (const Layout& s : odd_layouts()) {
-      SCOPED_TRACE(::testing::Message() << "shape " << s);
-      check(s);
-      if (::testing::Test::HasFailure()) return;
-    }
-  }
-}
 
 // 2 n eps sum |x_ij y_ij| (y = nullptr: sum |x_ij|, squares: sum x_ij²).
 template <class T>
