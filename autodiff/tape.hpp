@@ -82,6 +82,7 @@ struct Node {
   const T* saved[2];  // values kept for backward, in the arena (pre-activations, probabilities, ...)
   const void* aux;    // anything else (labels)
   T scalar;           // a constant of the op (scale factor, residual alpha)
+  T scalar2;          // a second constant (residual gamma)
   std::uint32_t out;
   std::uint32_t in[4];  // kNoSlot where absent
   OpKind kind;
@@ -158,9 +159,8 @@ class Tape {
   // Records a node producing `out` (marks `out` as requiring grad) and returns it for saved values.
   Node<T>& record(OpKind kind, std::uint8_t variant, const Var<T>& out, std::initializer_list<Var<T>> inputs,
                   BackwardFn<T> backward) {
-    Node<T> n{
-        backward, {nullptr, nullptr}, nullptr, T(0), out.slot_, {kNoSlot, kNoSlot, kNoSlot, kNoSlot}, kind,
-        variant};
+    Node<T> n{backward,  {nullptr, nullptr}, nullptr, T(0), T(0), out.slot_, {kNoSlot, kNoSlot, kNoSlot, kNoSlot},
+              kind,      variant};
     std::size_t k = 0;
     for (const Var<T>& v : inputs) n.in[k++] = v.empty() ? kNoSlot : v.slot_;
     Slot<T>& o = slots_[out.slot_];

@@ -154,14 +154,14 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
       return residual_step(
           h, ResidualStep<double>{.W = tape.param(*W_[k]), .alpha = 1.0 / std::sqrt(L), .act = c.activation});
     case ResidualForm::p4: {
-      if (c.p4_authors_scaling)  // authors' code: h + V σ(W h) / L
-        return residual_step(
-            h, ResidualStep<double>{
-                   .W = tape.param(*W_[k]), .V = tape.param(*V_[k]), .alpha = 1.0 / L, .act = c.activation});
-      // P4 eq. (3): h_{k+1} = h_k + V σ(W h_k / sqrt(q)) / (L sqrt(m))
-      const Var<double> pre = scale(matmul(tape.param(*W_[k]), h), 1.0 / std::sqrt(double(c.width)));
-      const Var<double> update = matmul(tape.param(*V_[k]), activation(pre, c.activation));
-      return add(h, scale(update, 1.0 / (L * std::sqrt(double(c.hidden)))));
+      // P4 eq. (3): h_{k+1} = h_k + V σ(W h_k / sqrt(q)) / (L sqrt(m)); the authors' code: h + V σ(W h) / L
+      const bool paper = !c.p4_authors_scaling;
+      return residual_step(
+          h, ResidualStep<double>{.W = tape.param(*W_[k]),
+                                  .V = tape.param(*V_[k]),
+                                  .alpha = paper ? 1.0 / (L * std::sqrt(double(c.hidden))) : 1.0 / L,
+                                  .gamma = paper ? 1.0 / std::sqrt(double(c.width)) : 1.0,
+                                  .act = c.activation});
     }
     case ResidualForm::p5_res1: {  // P5 res-1: h + α_L V σ(h)
       const Var<double> update = matmul(tape.param(*V_[k]), activation(h, c.activation));

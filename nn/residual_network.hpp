@@ -13,8 +13,8 @@
 //
 // Parameter names: "layers.<k>.W" (A_k of P1/P2, W_k of P4/P5), "layers.<k>.V", "layers.<k>.b",
 // "layers.<k>.delta" (P1 per-layer), "delta" (P1 shared), "input.A", "output.B" (embeddings).
-// The fused autodiff residual_step is used where the form is h + α V σ(W h + b) with a constant α (P1 δ=none,
-// P2, P4 authors' scaling, P5 res-3); the other forms are composed from matmul/activation/scale/add.
+// The fused autodiff residual_step is used where the form is h + α V σ(γ W h + b) with constants α, γ (P1
+// δ=none, P2, P4, P5 res-3); the other forms are composed from matmul/activation/scale/add.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -43,10 +43,10 @@ index_t check_residual_shapes(Tape<T>& tape, const Var<T>& h, const ResidualStep
   return m;
 }
 
-// Z = W h + b (written if z != nullptr) and A = act(Z), m x B, with one fused GEMM.
+// Z = gamma W h + b (written if z != nullptr) and A = act(Z), m x B, with one fused GEMM.
 template <class T>
 void forward_pre_activation(Tape<T>& tape, std::uint32_t w, std::uint32_t h, std::uint32_t b,
-                            kernels::Activation act, T* z, T* a) {
+                            kernels::Activation act, T gamma, T* z, T* a) {
   const Slot<T>& sw = tape.slot(w);
   const Slot<T>& sh = tape.slot(h);
   kernels::GemmEpilogue<T> ep;
@@ -57,7 +57,7 @@ void forward_pre_activation(Tape<T>& tape, std::uint32_t w, std::uint32_t h, std
   ep.activation = act;
   ep.pre_activation = z;
   ep.ld_pre_activation = sh.cols;
-  kernels::gemm(Trans::N, Trans::N, sw.rows, sh.cols, sh.rows, T(1), sw.value, sw.ld, sh.value, sh.ld, T(0),
+  kernels::gemm(Trans::N, Trans::N, sw.rows, sh.cols, sh.rows, gamma, sw.value, sw.ld, sh.value, sh.ld, T(0),
                 a, sh.cols, &ep);
 }
 
@@ -66,7 +66,7 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
   const kernels::Activation act = residual_activation(n.variant);
   const Slot<T> h = tape.slot(n.in[kH]), W = tape.slot(n.in[kW]);
   const index_t d = h.rows, B = h.cols, m = W.rows;
-  const T alpha = n.scalar;
+  const T alpha = n.scalar, gamma = n.scalar2;
   const bool has_v = residual_has_v(n.variant);
   // What forward kept (see residual_step): A = act(Z) when act' can be read off A (tanh, sigmoid, relu,
   // identity) or V needs it for dV; Z otherwise. Nothing in recompute mode.
@@ -77,7 +77,7 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
   if (from_output ? A == nullptr : Z == nullptr) {  // recompute, bitwise as forward computed them
     T* z = from_output ? nullptr : tape.scratch(std::size_t(m * B));
     T* a = tape.scratch(std::size_t(m * B));
-    forward_pre_activation(tape, n.in[kW], n.in[kH], n.in[kB], act, z, a);
+    forward_pre_activation(tape, n.in[kW], n.in[kH], n.in[kB], act, gamma, z, a);
     Z = z;
     A = a;
   }
@@ -116,13 +116,13 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
       tape.add_scaled(n.in[kB], c, sums, 1);
     }
   }
-  if (want_w) {  // dW (m x d) += c dZ h^T
+  if (want_w) {  // dW (m x d) += c gamma dZ h^T
     auto [dW, beta] = tape.grad_target(n.in[kW]);
-    kernels::gemm(Trans::N, Trans::T, m, d, B, c, dZ, B, h.value, h.ld, beta, dW, d);
+    kernels::gemm(Trans::N, Trans::T, m, d, B, c * gamma, dZ, B, h.value, h.ld, beta, dW, d);
   }
-  if (want_h) {  // dh (d x B) += G + c W^T dZ: G's buffer becomes dh's when possible, then one GEMM adds
+  if (want_h) {  // dh (d x B) += G + c gamma W^T dZ: G's buffer becomes dh's when possible, then one GEMM adds
     tape.add_output_grad(n.in[kH], n, /*last_use=*/true);
-    kernels::gemm(Trans::T, Trans::N, d, B, m, c, W.value, W.ld, dZ, B, T(1), tape.slot(n.in[kH]).grad, B);
+    kernels::gemm(Trans::T, Trans::N, d, B, m, c * gamma, W.value, W.ld, dZ, B, T(1), tape.slot(n.in[kH]).grad, B);
   }
 }
 
@@ -142,14 +142,14 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
   const std::uint8_t variant = residual_variant(s.act, has_v, has_b);
   const bool record = tape.should_record({h, s.W, s.V, s.b});
 
-  // Z = W h + b and A = act(Z). Kept for backward when recording, unless recomputing: A when act' can be read
+  // Z = gamma W h + b and A = act(Z). Kept for backward when recording, unless recomputing: A when act' can be read
   // off it (tanh: 1 - A², sigmoid, relu, identity: no second exp in backward, no Z at all) or V needs it for dV;
   // Z when act' needs the input (gelu, softplus).
   const bool keep = record && !s.recompute;
   const bool from_output = kernels::derivative_from_output(s.act);
   T* Z = (keep && !from_output) ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
   T* A = (keep && (has_v || from_output)) ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
-  forward_pre_activation(tape, s.W.slot(), h.slot(), has_b ? s.b.slot() : kNoSlot, s.act, Z, A);
+  forward_pre_activation(tape, s.W.slot(), h.slot(), has_b ? s.b.slot() : kNoSlot, s.act, s.gamma, Z, A);
 
   // out = h + alpha V A   (or h + alpha A)
   Var<T> out = tape.new_output(d, B);
@@ -165,6 +165,7 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
     Node<T>& n =
         tape.record(OpKind::residual_step, variant, out, {h, s.W, s.V, s.b}, &residual_step_backward<T>);
     n.scalar = s.alpha;
+    n.scalar2 = s.gamma;
     n.saved[0] = Z;  // nullptr when recomputing or when act' comes from A
     n.saved[1] = (keep && (has_v || from_output)) ? A : nullptr;
   }
@@ -174,6 +175,7 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
 template <class T>
 Var<T> residual_step_reference(const Var<T>& h, const ResidualStep<T>& s) {
   Var<T> z = matmul(s.W, h);
+  if (s.gamma != T(1)) z = scale(z, s.gamma);
   if (!s.b.empty()) z = add_bias(z, s.b, Bias::per_row);
   Var<T> a = activation(z, s.act);
   if (!s.V.empty()) a = matmul(s.V, a);

@@ -1,9 +1,10 @@
 #pragma once
 // The fused residual step, one node for a whole layer of a deep residual network:
 //
-//     out = h + alpha * V * act(W * h + b)          h: d x B (one column per sample)
+//     out = h + alpha * V * act(gamma * W * h + b)  h: d x B (one column per sample)
 //                                                   W: m x d, b: m x 1 (optional), V: d x m (optional:
-//                                                   identity, then m == d), alpha a constant
+//                                                   identity, then m == d), alpha and gamma constants
+//                                                   (gamma: P4 eq. (3)'s 1/sqrt(q) inside the activation)
 //
 // Forward is one GEMM with the fused epilogue (bias + activation, keeping the pre-activation Z for backward),
 // a copy of h and a second GEMM accumulating into it. Backward is hand-written (G = dL/dout):
@@ -11,8 +12,8 @@
 //     dV += alpha G A^T
 //     dZ = dA ⊙ act'(Z)
 //     db += row sums of dZ
-//     dW += dZ h^T
-//     dh += G + W^T dZ             (G's buffer is handed on to dh when it is not retained: no copy)
+//     dW += gamma dZ h^T
+//     dh += G + gamma W^T dZ             (G's buffer is handed on to dh when it is not retained: no copy)
 // residual_step_reference() builds the same function from matmul, add_bias, activation, scale and add; the
 // tests check the two against each other and both against finite differences.
 #include "autodiff/tape.hpp"
@@ -26,6 +27,7 @@ struct ResidualStep {
   Var<T> V = {};   // d x m, or empty for the identity (m == d)
   Var<T> b = {};   // m x 1, or empty for no bias
   T alpha = T(1);  // e.g. 1/L, L^{-1/2}
+  T gamma = T(1);  // scale of W h inside the activation, e.g. P4's 1/sqrt(q)
   kernels::Activation act = kernels::Activation::tanh;
   // Memory policy. false: forward keeps Z (and A when V is present) on the tape for backward, 2 m x B per
   // layer. true: forward keeps nothing but its output; backward recomputes Z and A with the same fused GEMM

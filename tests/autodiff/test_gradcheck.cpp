@@ -58,7 +58,7 @@ ShapeFn residual_shape_fn(bool has_v, bool has_b) {
   return has_b ? &residual_shapes_t<false, true> : &residual_shapes_t<false, false>;
 }
 ResidualStep<double> residual_args(Args a, Activation act, bool has_v, bool has_b, bool recompute = false) {
-  ResidualStep<double> s{.W = a[1], .alpha = 0.37, .act = act, .recompute = recompute};
+  ResidualStep<double> s{.W = a[1], .alpha = 0.37, .gamma = 0.8, .act = act, .recompute = recompute};
   if (has_v) s.V = a[2];
   if (has_b) s.b = a[has_v ? 3 : 2];
   return s;
@@ -237,7 +237,8 @@ StepGrads<T> run_step(Impl impl, Activation act, bool has_v, bool has_b, std::ui
                   R = Tensor<T>::uniform(d, B, seed + 5);
   Tape<T> tape;
   const Var<T> vh = tape.variable(h), vW = tape.variable(W);
-  ResidualStep<T> s{.W = vW, .alpha = T(0.25), .act = act, .recompute = impl == Impl::fused_recompute};
+  ResidualStep<T> s{
+      .W = vW, .alpha = T(0.25), .gamma = T(0.6), .act = act, .recompute = impl == Impl::fused_recompute};
   if (has_v) s.V = tape.variable(V);
   if (has_b) s.b = tape.variable(b);
   const Var<T> out = impl == Impl::reference ? residual_step_reference(vh, s) : residual_step(vh, s);
