@@ -9,6 +9,7 @@
 #include <array>
 #include <initializer_list>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -107,6 +108,34 @@ void BM_Sum(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * tk::index_t(sizeof(T)));
 }
 
+// n uniform doubles on [-1, 1): tapelab's Philox kernel beside std::mt19937_64 with the same conversion
+// ((x >> 11) 2^-53, then lo + (hi - lo) u), which is what nn::Rng used before. One thread; items = numbers.
+void BM_RandomPhilox(benchmark::State& state) {
+  const tk::index_t n = state.range(0);
+  std::vector<double> out(static_cast<size_t>(n));
+  tk::set_num_threads(1);
+  std::uint64_t first = 0;
+  for (auto _ : state) {
+    tk::random_uniform<double>(0x243f6a8885a308d3u, 0, first, n, -1.0, 1.0, out.data());
+    first += std::uint64_t(n);  // fresh numbers each time, as in an experiment
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+void BM_RandomMt19937(benchmark::State& state) {
+  const tk::index_t n = state.range(0);
+  std::vector<double> out(static_cast<size_t>(n));
+  std::mt19937_64 engine(1);
+  for (auto _ : state) {
+    for (double& x : out) x = -1.0 + 2.0 * (double(engine() >> 11) * 0x1.0p-53);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
 // Builds "a/b/c/..." without operator+ chains (GCC 12 raises a false -Wrestrict on those).
 std::string join(std::initializer_list<std::string> parts) {
   std::string out;
@@ -162,6 +191,12 @@ void register_all() {
 int main(int argc, char** argv) {
   register_all<float>();
   register_all<double>();
+  benchmark::RegisterBenchmark("BM_Random/philox/f64", BM_RandomPhilox)
+      ->Arg(1 << 16)
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("BM_Random/mt19937_64/f64", BM_RandomMt19937)
+      ->Arg(1 << 16)
+      ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");

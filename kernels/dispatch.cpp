@@ -1,11 +1,13 @@
 // The public kernel entry points: check arguments (assert in debug builds), then forward to the table of the
 // active dispatch target.
 #include <cassert>
+#include <cstdint>
 
 #include "kernels/activations.hpp"
 #include "kernels/detail/kernel_table.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/random.hpp"
 #include "kernels/reductions.hpp"
 #include "kernels/target.hpp"
 
@@ -150,6 +152,20 @@ template <class T> T max_abs(index_t r, index_t c, const T* x, index_t ldx) {
   return (r <= 0 || c <= 0) ? T(0) : table<T>().max_abs(r, c, x, ldx);
 }
 
+void random_bits(std::uint64_t key, std::uint64_t stream, std::uint64_t first, index_t n,
+                 std::uint64_t* out) {
+  assert(n >= 0 && std::uint64_t(n) <= ~first);  // first + n <= 2^64 - 1: value indices do not wrap
+  if (n <= 0) return;
+  table<double>().random_bits(key, stream, first, n, out);
+}
+template <class T>
+void random_uniform(std::uint64_t key, std::uint64_t stream, std::uint64_t first, index_t n, T lo, T hi,
+                    T* out) {
+  assert(n >= 0 && std::uint64_t(n) <= ~first);
+  if (n <= 0) return;
+  table<T>().random_uniform(key, stream, first, n, lo, hi, out);
+}
+
 #define TAPELAB_INSTANTIATE(T)                                                                                   \
   template void gemm<T>(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*, index_t, T, T*, \
                         index_t, const GemmEpilogue<T>*);                                                        \
@@ -173,7 +189,8 @@ template <class T> T max_abs(index_t r, index_t c, const T* x, index_t ldx) {
   template T sum<T>(index_t, index_t, const T*, index_t);                                                        \
   template T dot<T>(index_t, index_t, const T*, index_t, const T*, index_t);                                     \
   template T squared_norm<T>(index_t, index_t, const T*, index_t);                                               \
-  template T max_abs<T>(index_t, index_t, const T*, index_t);
+  template T max_abs<T>(index_t, index_t, const T*, index_t);                                                    \
+  template void random_uniform<T>(std::uint64_t, std::uint64_t, std::uint64_t, index_t, T, T, T*);
 
 TAPELAB_INSTANTIATE(float)
 TAPELAB_INSTANTIATE(double)

@@ -4,5 +4,6 @@
 #include "kernels/common.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/random.hpp"
 #include "kernels/reductions.hpp"
 #include "kernels/target.hpp"

@@ -1,11 +1,13 @@
 #pragma once
 // Naive reference loops for every kernel: the oracle of the tests, written to be obviously right, not fast.
-// Same contracts as gemm.hpp, elementwise.hpp, activations.hpp and reductions.hpp.
+// Same contracts as gemm.hpp, elementwise.hpp, activations.hpp, reductions.hpp and random.hpp.
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "kernels/common.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/philox.hpp"
 #include "kernels/scalar_math.hpp"
 
 namespace tapelab::kernels::reference {
@@ -139,6 +141,18 @@ template <class T> T max_abs(index_t r, index_t c, const T* x, index_t ldx) {
       m = std::fabs(v) > m ? std::fabs(v) : m;
     }
   return m;
+}
+
+// One Philox block per value, straight from the stream contract.
+inline void random_bits(std::uint64_t key, std::uint64_t stream, std::uint64_t first, index_t n,
+                        std::uint64_t* out) {
+  for (index_t i = 0; i < n; ++i) out[i] = philox::stream_value(key, stream, first + std::uint64_t(i));
+}
+template <class T>
+void random_uniform(std::uint64_t key, std::uint64_t stream, std::uint64_t first, index_t n, T lo, T hi,
+                    T* out) {
+  for (index_t i = 0; i < n; ++i)
+    out[i] = philox::uniform(philox::stream_value(key, stream, first + std::uint64_t(i)), lo, hi);
 }
 
 }  // namespace tapelab::kernels::reference

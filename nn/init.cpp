@@ -1,6 +1,8 @@
 #include "nn/init.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -24,10 +26,10 @@ void check_hurst(const char* fn, double hurst) {
 // x_k given x_0..x_{k-1} is Gaussian with mean sum_j phi_{k,j} x_{k-j} and variance v_k, the coefficients
 // from the Durbin-Levinson recursion on the Toeplitz covariance gamma(i - j). This is the Cholesky
 // factorisation of that covariance computed in O(n^2) instead of O(n^3): exact, not an approximation.
-// Draw order: for k = 0..n-1, for c = 0..count-1, one normal.
+// Draw order: for k = 0..n-1, for c = 0..count-1, one normal (drawn in bulk, one k at a time).
 std::vector<double> fgn_sequences(Rng& rng, std::size_t n, std::size_t count, double hurst) {
   const std::vector<double> gamma = fgn_autocovariance(n, hurst);
-  std::vector<double> out(n * count);
+  std::vector<double> out(n * count), z(count);
   std::vector<double> phi(n, 0.0), previous(n, 0.0);  // phi[j] = phi_{k, j}, j = 1..k
   double variance = gamma[0];
   for (std::size_t k = 0; k < n; ++k) {
@@ -41,10 +43,11 @@ std::vector<double> fgn_sequences(Rng& rng, std::size_t n, std::size_t count, do
       previous = phi;
     }
     const double sd = std::sqrt(std::max(variance, 0.0));
+    rng.fill_normal(z, 0.0, 1.0);
     for (std::size_t c = 0; c < count; ++c) {
       double mean = 0.0;
       for (std::size_t j = 1; j <= k; ++j) mean += phi[j] * out[(k - j) * count + c];
-      out[k * count + c] = mean + sd * rng.normal();
+      out[k * count + c] = mean + sd * z[c];
     }
   }
   return out;
@@ -90,7 +93,7 @@ std::vector<double> gp_sequences(Rng& rng, const std::vector<double>& positions,
   const std::vector<double> chol = rbf_cholesky(positions, length_scale);
   std::vector<double> out(n * count), z(n);
   for (std::size_t c = 0; c < count; ++c) {
-    for (double& v : z) v = rng.normal();
+    rng.fill_normal(z, 0.0, 1.0);
     for (std::size_t i = 0; i < n; ++i) {
       double s = 0.0;
       for (std::size_t k = 0; k <= i; ++k) s += chol[i * n + k] * z[k];
@@ -121,7 +124,7 @@ Matrix gaussian(Rng& rng, index_t rows, index_t cols, double std) {
   check_shape("gaussian", 1, rows, cols);
   if (!(std >= 0.0)) throw std::invalid_argument("gaussian: std " + std::to_string(std) + " must be >= 0");
   Matrix w(rows, cols);
-  for (index_t i = 0; i < rows * cols; ++i) w.data()[i] = std * rng.normal();
+  rng.fill_normal(std::span<double>(w.data(), std::size_t(w.size())), 0.0, std);  // row-major
   return w;
 }
 
@@ -130,7 +133,7 @@ Matrix uniform(Rng& rng, index_t rows, index_t cols, double bound) {
   if (!(bound >= 0.0))
     throw std::invalid_argument("uniform: bound " + std::to_string(bound) + " must be >= 0");
   Matrix w(rows, cols);
-  for (index_t i = 0; i < rows * cols; ++i) w.data()[i] = rng.uniform(-bound, bound);
+  rng.fill_uniform(std::span<double>(w.data(), std::size_t(w.size())), -bound, bound);  // row-major
   return w;
 }
 

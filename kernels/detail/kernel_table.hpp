@@ -2,6 +2,8 @@
 // One table of function pointers per (dispatch target, scalar type). Each architecture's translation unit
 // (kernels/arch/*.cpp, compiled with that architecture's flags) fills its table from the templated
 // implementations in kernels/detail/; dispatch.cpp forwards every public kernel to the active table.
+#include <cstdint>
+
 #include "kernels/common.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/target.hpp"
@@ -33,6 +35,10 @@ struct KernelTable {
   T (*dot)(index_t, index_t, const T*, index_t, const T*, index_t);
   T (*squared_norm)(index_t, index_t, const T*, index_t);
   T (*max_abs)(index_t, index_t, const T*, index_t);
+  // Philox streams (random.hpp). random_bits does not depend on T: both tables hold the same function and the
+  // dispatcher uses the double one.
+  void (*random_bits)(std::uint64_t, std::uint64_t, std::uint64_t, index_t, std::uint64_t*);
+  void (*random_uniform)(std::uint64_t, std::uint64_t, std::uint64_t, index_t, T, T, T*);
 };
 
 // Defined (specialised) in kernels/arch/<target>.cpp.

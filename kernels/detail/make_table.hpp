@@ -6,6 +6,7 @@
 #include "kernels/detail/simd_activation_from_output.hpp"
 #include "kernels/detail/simd_activations.hpp"
 #include "kernels/detail/simd_elementwise.hpp"
+#include "kernels/detail/simd_random.hpp"
 #include "kernels/detail/simd_reductions.hpp"
 
 namespace tapelab::kernels::detail {
@@ -35,6 +36,8 @@ KernelTable<T> make_table(Target target) {
   t.dot = &simd_dot<Arch, T>;
   t.squared_norm = &simd_squared_norm<Arch, T>;
   t.max_abs = &simd_max_abs<Arch, T>;
+  t.random_bits = &simd_random_bits<Arch>;
+  t.random_uniform = &simd_random_uniform<Arch, T>;
   return t;
 }
 
