@@ -1,7 +1,6 @@
 #include "nn/checkpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "nn/atomic_file.hpp"
 
 #include <bit>
 #include <cerrno>
@@ -104,29 +103,10 @@ void save_checkpoint(const std::string& path, Module& module, Optimizer* optimiz
   }
   put<std::uint64_t>(buf, fnv1a64(buf.data(), buf.size()));
 
-  const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(where(path) + "cannot create '" + temp + "': " + std::strerror(errno));
-  std::size_t written = 0;
-  while (written < buf.size()) {
-    const ssize_t w = ::write(fd, buf.data() + written, buf.size() - written);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const std::string err = std::strerror(errno);
-      ::close(fd);
-      ::unlink(temp.c_str());
-      throw std::runtime_error(where(path) + "write to '" + temp + "' failed: " + err);
-    }
-    written += std::size_t(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(temp.c_str());
-    throw std::runtime_error(where(path) + "could not flush '" + temp + "' to disk");
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string err = std::strerror(errno);
-    ::unlink(temp.c_str());
-    throw std::runtime_error(where(path) + "could not rename '" + temp + "' into place: " + err);
+  try {
+    write_file_atomically(path, std::span<const unsigned char>(buf));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("checkpoint " + std::string(e.what()));
   }
 }
 

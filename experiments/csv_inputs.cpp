@@ -1,0 +1,35 @@
+#include "experiments/csv_inputs.hpp"
+
+#include <stdexcept>
+
+#include "nn/data.hpp"
+
+namespace tapelab::experiments {
+
+nn::Matrix read_samples_csv(const std::string& path, index_t dim, const std::string& flag) {
+  const nn::Matrix rows = nn::read_csv(path);
+  if (rows.cols() != dim)
+    throw std::invalid_argument(flag + " " + path + ": rows have " + std::to_string(rows.cols()) +
+                                " numbers, expected " + std::to_string(dim) + " (one sample per row)");
+  nn::Matrix out(dim, rows.rows());
+  for (index_t i = 0; i < rows.rows(); ++i)
+    for (index_t j = 0; j < dim; ++j) out(j, i) = rows(i, j);
+  return out;
+}
+
+nn::WeightPath read_matrix_stack_csv(const std::string& path, std::size_t count, index_t rows, index_t cols,
+                                     const std::string& flag) {
+  const nn::Matrix all = nn::read_csv(path);
+  if (all.cols() != cols || all.rows() != index_t(count) * rows)
+    throw std::invalid_argument(flag + " " + path + ": found " + std::to_string(all.rows()) + " rows of " +
+                                std::to_string(all.cols()) + " numbers, expected " + std::to_string(count) + " x " +
+                                std::to_string(rows) + " = " + std::to_string(index_t(count) * rows) +
+                                " rows of " + std::to_string(cols));
+  nn::WeightPath out(count, nn::Matrix(rows, cols));
+  for (std::size_t k = 0; k < count; ++k)
+    for (index_t i = 0; i < rows; ++i)
+      for (index_t j = 0; j < cols; ++j) out[k](i, j) = all(index_t(k) * rows + i, j);
+  return out;
+}
+
+}  // namespace tapelab::experiments

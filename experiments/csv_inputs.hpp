@@ -1,0 +1,17 @@
+#pragma once
+// Data and initial weights from CSV files, so that a training experiment (X6, X11) can be compared number for
+// number with another implementation run on the same inputs. Files hold one row per sample (data) or one
+// row per matrix row (weights); errors name the file, the expected and the found shape.
+#include <string>
+
+#include "nn/init.hpp"
+
+namespace tapelab::experiments {
+
+// A data file with one row per sample, `dim` numbers per row, returned as dim x n (one column per sample).
+nn::Matrix read_samples_csv(const std::string& path, index_t dim, const std::string& flag);
+// A stack of `count` matrices of rows x cols, one matrix row per CSV row (count * rows rows in all).
+nn::WeightPath read_matrix_stack_csv(const std::string& path, std::size_t count, index_t rows, index_t cols,
+                                     const std::string& flag);
+
+}  // namespace tapelab::experiments

@@ -1,0 +1,153 @@
+// Every experiment runs end to end in a tiny configuration through the real command line (main_cli), writes a
+// valid summary.json, and X8 matches its closed form; bad flags exit 2 with a one-line message; results do not
+// depend on the thread count.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "experiments/cli.hpp"
+
+namespace tapelab::experiments {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// Runs `tapelab <args...>` in-process; returns the exit code.
+int tapelab(std::vector<std::string> args) {
+  args.insert(args.begin(), "tapelab");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return main_cli(int(argv.size()), argv.data());
+}
+
+std::string fresh_dir(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("tapelab_test_" + name);
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  return nlohmann::json::parse(in);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs one experiment, checks the files every run must write, returns its summary.
+nlohmann::json run_tiny(const std::string& id, std::vector<std::string> flags) {
+  const std::string dir = fresh_dir(id);
+  std::vector<std::string> args = {"run", id, "--out", dir, "--no-plots"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  EXPECT_EQ(tapelab(args), 0) << id;
+  const nlohmann::json config = read_json(dir + "/config.json");
+  EXPECT_EQ(config["experiment"], id);
+  EXPECT_TRUE(config["parameters"].is_object());
+  EXPECT_TRUE(config.contains("simd_target"));
+  const nlohmann::json summary = read_json(dir + "/summary.json");
+  EXPECT_EQ(summary["experiment"], id);
+  EXPECT_TRUE(summary["pass"].is_boolean());
+  EXPECT_TRUE(summary["criteria"].is_array());
+  EXPECT_FALSE(summary["criteria"].empty()) << id << " checked no criterion";
+  for (const auto& c : summary["criteria"]) {
+    EXPECT_TRUE(c["name"].is_string());
+    EXPECT_TRUE(c["pass"].is_boolean());
+    EXPECT_TRUE(c.contains("value") && c.contains("lo") && c.contains("hi"));
+  }
+  bool has_csv = false;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    has_csv = has_csv || e.path().extension() == ".csv";
+    EXPECT_NE(e.path().extension(), ".tmp") << "a temporary file was left behind: " << e.path();
+  }
+  EXPECT_TRUE(has_csv) << id << " wrote no raw data";
+  return summary;
+}
+
+TEST(Experiments, X1RunsAndWritesSummary) {
+  run_tiny("X1", {"--depths", "5,20", "--seeds", "4", "--width", "8", "--input-dim", "8", "--bootstrap", "20"});
+}
+TEST(Experiments, X2RunsAndWritesSummary) {
+  run_tiny("X2", {"--samples", "40", "--width", "10", "--depth", "30", "--scalar-samples", "200", "--scalar-depth",
+                  "50"});
+}
+TEST(Experiments, X5RunsAndWritesSummary) {
+  run_tiny("X5", {"--depths", "4,8,16", "--inputs", "4", "--reference-steps", "64", "--resnet-reference-depth", "64"});
+}
+TEST(Experiments, X6RunsAndWritesSummary) {
+  run_tiny("X6", {"--depths", "2,16,32", "--reference-depth", "64", "--samples", "8", "--iterations", "3",
+                  "--record-at", "1,3", "--width", "4", "--hidden", "6"});
+}
+TEST(Experiments, X11RunsAndWritesSummary) {
+  run_tiny("X11", {"--depths", "4,8", "--iterations", "20"});
+}
+TEST(Experiments, X12RunsAndWritesSummary) {
+  run_tiny("X12", {"--depths", "4,8,16", "--reference-steps", "64", "--trichotomy-depths", "5,10",
+                   "--trichotomy-seeds", "3", "--trichotomy-width", "6"});
+}
+
+TEST(Experiments, X8MatchesTheClosedForm) {
+  const nlohmann::json s = run_tiny("X8", {"--depths", "2,5"});
+  for (const auto& p : s["per_depth"]) {
+    const int L = p["L"];
+    EXPECT_NEAR(p["w_star"].get<double>(), 2.0 * L * (std::pow(2.0, 1.0 / L) - 1.0), 1e-15);
+    EXPECT_LE(p["max_even_error"].get<double>(), 1e-4) << "L = " << L;
+    EXPECT_EQ(p["max_odd_change"].get<double>(), 0.0) << "odd weights see a zero ReLU gradient";
+    EXPECT_GE(p["relu_max_increment"].get<double>(), 2.0 * std::log(2.0));
+  }
+  EXPECT_TRUE(s["criteria"][0]["pass"].get<bool>());
+}
+
+TEST(Experiments, ResultsDoNotDependOnTheThreadCount) {
+  const std::vector<std::string> flags = {"--depths", "5,20", "--seeds", "6", "--width", "8", "--input-dim", "8",
+                                          "--bootstrap", "20", "--no-plots"};
+  std::vector<std::string> one = {"run", "X1", "--threads", "1", "--out", fresh_dir("threads1")};
+  std::vector<std::string> two = {"run", "X1", "--threads", "2", "--out", fresh_dir("threads2")};
+  one.insert(one.end(), flags.begin(), flags.end());
+  two.insert(two.end(), flags.begin(), flags.end());
+  ASSERT_EQ(tapelab(one), 0);
+  ASSERT_EQ(tapelab(two), 0);
+  const std::string a = read_text(one[5] + "/networks.csv"), b = read_text(two[5] + "/networks.csv");
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+}
+
+TEST(Experiments, BadFlagsExitTwo) {
+  EXPECT_EQ(tapelab({"run", "X1", "--seeds", "many"}), 2);
+  EXPECT_EQ(tapelab({"run", "X99"}), 2);
+  EXPECT_EQ(tapelab({"run", "X1", "--depths", "100,10"}), 2);
+  EXPECT_EQ(tapelab({"run", "X5", "--activation", "swish"}), 2);
+  EXPECT_EQ(tapelab({"run", "X6", "--scaling", "nature"}), 2);
+  EXPECT_EQ(tapelab({"run", "X6", "--x", "/nonexistent/x.csv", "--y", "/nonexistent/y.csv"}), 2);
+  EXPECT_EQ(tapelab({"run", "X12", "--depths", "3,8"}), 2);  // 3 does not divide the RK4 steps
+  EXPECT_EQ(tapelab({"frobnicate"}), 2);
+}
+
+TEST(Experiments, StrictTurnsAFailIntoExitThree) {
+  // One GD step cannot reach w*: the closed-form criterion fails.
+  EXPECT_EQ(tapelab({"run", "X8", "--depths", "2", "--max-iterations", "1", "--no-plots", "--out", fresh_dir("strict"),
+                     "--strict"}),
+            3);
+  EXPECT_EQ(tapelab({"run", "X8", "--depths", "2", "--max-iterations", "1", "--no-plots", "--out",
+                     fresh_dir("not_strict")}),
+            0);
+}
+
+TEST(Experiments, ListAndVersionExitZero) {
+  EXPECT_EQ(tapelab({"list"}), 0);
+  EXPECT_EQ(tapelab({"--version"}), 0);
+}
+
+}  // namespace
+}  // namespace tapelab::experiments
