@@ -22,6 +22,7 @@
 #include "kernels/common.hpp"
 #include "kernels/detail/gemm_blocking.hpp"
 #include "kernels/detail/gemm_dot.hpp"
+#include "kernels/detail/gemm_gemv.hpp"
 #include "kernels/detail/gemm_microkernel.hpp"
 #include "kernels/detail/gemm_pack.hpp"
 #include "kernels/detail/simd_activations.hpp"
@@ -241,6 +242,12 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
 
   if (K == 0 || alpha == T(0)) {  // nothing to multiply: C = beta * C, then the epilogue
     scale_c(M, N, beta, C, ldc);
+    if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
+    return;
+  }
+
+  if (M == 1 || N == 1) {  // one row or column: vector loops, no tiles (see gemm_gemv.hpp)
+    gemm_gemv<Arch, T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch<T, 4>(K));
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
     return;
   }

@@ -113,10 +113,12 @@ TYPED_TEST(GemmTest, EveryTransposeAndScalarCombination) {
   using T = TypeParam;
   // (M, N, K): direct path with tails; K > KC (two depth blocks); M > 256 (packed path) with K > KC and tails;
   // few rows and columns with a long K (the dot-product path for A * B^T, with and without edge blocks);
-  // panels exactly one vector wide (4, 8, 16 columns: read in place by the one-vector kernel) after full ones.
+  // panels exactly one vector wide (4, 8, 16 columns: read in place by the one-vector kernel) after full ones;
+  // one row or one column (the GEMV loops: blocks of 4 rows / 4 vectors, then single vectors, then scalars).
   const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
       {33, 65, 17}, {16, 256, 16}, {31, 7, 300}, {257, 33, 260}, {300, 70, 513}, {16, 15, 257}, {5, 13, 129},
-      {9, 8, 33},   {17, 24, 5},   {8, 4, 9},    {19, 12, 7},   {16, 48, 16}};
+      {9, 8, 33},   {17, 24, 5},   {8, 4, 9},    {19, 12, 7},   {16, 48, 16},  {1, 257, 33}, {300, 1, 260},
+      {1, 1, 17},   {37, 1, 3},    {1, 70, 513}, {40, 1, 40},   {1, 40, 1}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     std::mt19937_64 rng(7);
@@ -148,6 +150,8 @@ TYPED_TEST(GemmTest, BetaZeroNeverReadsC) {
       for (Trans tb : kTrans) {
         check_case<T>({ta, tb, 17, 33, 15, 1.0, 0.0}, rng, /*nan_in_c=*/true);
         check_case<T>({ta, tb, 300, 65, 257, -0.5, 0.0}, rng, /*nan_in_c=*/true);
+        check_case<T>({ta, tb, 40, 1, 40, 1.0, 0.0}, rng, /*nan_in_c=*/true);  // GEMV
+        check_case<T>({ta, tb, 1, 33, 17, -0.5, 0.0}, rng, /*nan_in_c=*/true);
       }
   }
 }
@@ -215,7 +219,7 @@ TYPED_TEST(GemmTest, SameBitsForAnyThreadCount) {
 TYPED_TEST(GemmTest, FusedEpilogueMatchesReference) {
   using T = TypeParam;
   const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
-      {17, 33, 15}, {300, 65, 260}, {5, 7, 0}, {16, 18, 256}};
+      {17, 33, 15}, {300, 65, 260}, {5, 7, 0}, {16, 18, 256}, {40, 1, 40}, {1, 33, 17}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     std::mt19937_64 rng(9);
