@@ -1,5 +1,6 @@
 #include "experiments/csv_inputs.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "nn/data.hpp"
@@ -29,6 +30,41 @@ nn::WeightPath read_matrix_stack_csv(const std::string& path, std::size_t count,
   for (std::size_t k = 0; k < count; ++k)
     for (index_t i = 0; i < rows; ++i)
       for (index_t j = 0; j < cols; ++j) out[k](i, j) = all(index_t(k) * rows + i, j);
+  return out;
+}
+
+namespace {
+
+void append_number(std::string& out, double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  out += buf;
+}
+
+}  // namespace
+
+std::string samples_csv(const nn::Matrix& x) {
+  std::string out;
+  for (index_t j = 0; j < x.cols(); ++j) {
+    for (index_t i = 0; i < x.rows(); ++i) {
+      if (i) out += ',';
+      append_number(out, x(i, j));
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string matrix_stack_csv(const nn::WeightPath& path) {
+  std::string out;
+  for (const nn::Matrix& m : path)
+    for (index_t i = 0; i < m.rows(); ++i) {
+      for (index_t j = 0; j < m.cols(); ++j) {
+        if (j) out += ',';
+        append_number(out, m(i, j));
+      }
+      out += '\n';
+    }
   return out;
 }
 

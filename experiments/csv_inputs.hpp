@@ -14,4 +14,9 @@ nn::Matrix read_samples_csv(const std::string& path, index_t dim, const std::str
 nn::WeightPath read_matrix_stack_csv(const std::string& path, std::size_t count, index_t rows, index_t cols,
                                      const std::string& flag);
 
+// The inverse of the readers, 17 significant digits (round-trip exact): a run writes the inputs it used, so
+// that another implementation, or a second run with --x/--y/--w0, can start from exactly the same numbers.
+std::string samples_csv(const nn::Matrix& x);             // x is dim x n: n rows of dim numbers
+std::string matrix_stack_csv(const nn::WeightPath& path);  // matrices stacked row by row
+
 }  // namespace tapelab::experiments

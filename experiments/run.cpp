@@ -122,6 +122,10 @@ void Run::write_csv(const std::string& file, const CsvTable& table) const {
   nn::write_file_atomically(path(file), table.str());
 }
 
+void Run::write_text(const std::string& file, const std::string& text) const {
+  nn::write_file_atomically(path(file), text);
+}
+
 void Run::write_json(const std::string& file, const nlohmann::json& value) const {
   nn::write_file_atomically(path(file), value.dump(2) + "\n");
 }

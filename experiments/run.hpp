@@ -71,6 +71,7 @@ class Run {
 
   void write_csv(const std::string& file, const CsvTable& table) const;
   void write_json(const std::string& file, const nlohmann::json& value) const;
+  void write_text(const std::string& file, const std::string& text) const;
 
   // Measured values for summary.json ("criteria", "pass", "experiment", "elapsed_seconds" are added by
   // finish()).

@@ -36,7 +36,10 @@ struct X11Config {
 struct X11Result {
   std::vector<double> loss;          // J(n), n = 0..iterations
   std::vector<double> max_distance;  // max_k |A_k(n) - A_k(0)|_F, n = 0..iterations
+  std::vector<double> max_increment; // max_k |A_{k+1}(n) - A_k(n)|_F, n = 0..iterations
+  nn::WeightPath initial;            // A_k(0), written out for reruns
   nn::ConvergenceFit rate;
+  nn::ConvergenceFit tail_rate;  // the same fit on the second half of the iterations (after the transient)
   double one_variation = 0, two_variation_grid = 0, two_variation_exact = 0, displacement_qv = 0;
   double one_variation_init = 0, two_variation_grid_init = 0;
 };
@@ -104,13 +107,27 @@ X11Result X11::train(std::size_t L, const nn::Dataset& data, std::uint64_t seed)
     }
     return worst;
   };
+  auto max_increment = [&] {
+    double worst = 0;
+    for (std::size_t k = 0; k + 1 < L; ++k) {
+      double s = 0;
+      for (index_t i = 0; i < A0[k].size(); ++i) {
+        const double diff = A[k + 1]->value.data()[i] - A[k]->value.data()[i];
+        s += diff * diff;
+      }
+      worst = std::max(worst, std::sqrt(s));
+    }
+    return worst;
+  };
   X11Result r;
+  r.initial = A0;
   Tape<double> tape;
   auto make_loss = [&](Tape<double>& tp) {  // J = (1/2N) sum_i |h_L - y_i|^2
     return scale(nn::mean_squared_norm_loss(net.forward(tp, data.x), tp.constant(data.y)), 0.5);
   };
   for (int n = 0; n <= c_.iterations; ++n) {
     r.max_distance.push_back(max_distance());
+    r.max_increment.push_back(max_increment());
     if (n < c_.iterations) {
       r.loss.push_back(nn::train_step(n, tape, net, gd, make_loss));
     } else {
@@ -120,6 +137,7 @@ X11Result X11::train(std::size_t L, const nn::Dataset& data, std::uint64_t seed)
     }
   }
   r.rate = nn::linear_convergence_fit(r.loss);
+  r.tail_rate = nn::linear_convergence_fit(std::span<const double>(r.loss).subspan(r.loss.size() / 2));
 
   // W_t = L^{-1/2} sum_{k < Lt} A_k (papers.md 6.3), after training and at initialisation.
   const double c = 1.0 / std::sqrt(double(L));
@@ -165,7 +183,11 @@ void X11::run(Run& run) {
   });
   progress.finish();
 
-  CsvTable iterations({"depth", "iteration", "loss", "max_distance_to_init"});
+  run.write_text("input_x.csv", samples_csv(data.x));
+  run.write_text("input_y.csv", samples_csv(data.y));
+  for (std::size_t i = 0; i < n; ++i)
+    run.write_text("initial_A_L" + std::to_string(c_.depths[i]) + ".csv", matrix_stack_csv(results[i].initial));
+  CsvTable iterations({"depth", "iteration", "loss", "max_distance_to_init", "max_increment"});
   CsvTable depths({"depth", "rate", "r_squared", "sup_max_distance", "sqrt_L_times_sup_max_distance", "one_variation",
                    "two_variation_grid", "two_variation_exact", "displacement_qv", "one_variation_init",
                    "two_variation_grid_init", "final_loss"});
@@ -176,14 +198,16 @@ void X11::run(Run& run) {
     const X11Result& r = results[i];
     const double d = double(c_.depths[i]);
     for (std::size_t t = 0; t < r.loss.size(); ++t)
-      iterations.add_row({(long long)c_.depths[i], (long long)t, r.loss[t], r.max_distance[t]});
+      iterations.add_row({(long long)c_.depths[i], (long long)t, r.loss[t], r.max_distance[t], r.max_increment[t]});
     const double sup_dev = *std::max_element(r.max_distance.begin(), r.max_distance.end());
     depths.add_row({(long long)c_.depths[i], r.rate.rate, r.rate.r_squared, sup_dev, std::sqrt(d) * sup_dev,
                     r.one_variation, r.two_variation_grid, r.two_variation_exact, r.displacement_qv,
                     r.one_variation_init, r.two_variation_grid_init, r.loss.back()});
     per_depth.push_back({{"depth", c_.depths[i]}, {"rate", r.rate.rate}, {"contraction", r.rate.contraction},
                          {"rate_r_squared", r.rate.r_squared}, {"rate_window", r.rate.window},
+                         {"second_half_rate", r.tail_rate.rate}, {"second_half_r_squared", r.tail_rate.r_squared},
                          {"initial_loss", r.loss.front()}, {"final_loss", r.loss.back()},
+                         {"final_max_layer_increment", r.max_increment.back()},
                          {"sup_max_distance_to_init", sup_dev}, {"sqrt_L_times_sup_max_distance", std::sqrt(d) * sup_dev},
                          {"one_variation", r.one_variation}, {"two_variation_grid", r.two_variation_grid},
                          {"two_variation_exact", r.two_variation_exact}, {"displacement_qv", r.displacement_qv}});
@@ -199,6 +223,7 @@ void X11::run(Run& run) {
   run.write_csv("iterations.csv", iterations);
   run.write_csv("depths.csv", depths);
   run.summary()["per_depth"] = per_depth;
+  run.summary()["increment_norm"] = "max_k |A_{k+1} - A_k|_F (Frobenius)";
   const double rate_cv = sample_std(rate) / mean(rate);
   run.summary()["rate_coefficient_of_variation"] = rate_cv;
   run.summary()["min_rate_r_squared"] = min_r2;

@@ -123,6 +123,45 @@ TEST(Experiments, ResultsDoNotDependOnTheThreadCount) {
   EXPECT_EQ(a, b);
 }
 
+// A run writes the inputs it used; a second run reading them back (--x, --y, --w0) reproduces it number for
+// number, which is what lets another implementation be compared on the same inputs.
+TEST(Experiments, TrainingRunsReproduceFromTheirOwnCsvInputs) {
+  const std::string first = fresh_dir("x11_first"), second = fresh_dir("x11_second");
+  ASSERT_EQ(tapelab({"run", "X11", "--depths", "8", "--iterations", "10", "--no-plots", "--out", first}), 0);
+  ASSERT_EQ(tapelab({"run", "X11", "--depths", "8", "--iterations", "10", "--no-plots", "--out", second, "--seed", "99",
+                     "--x", first + "/input_x.csv", "--y", first + "/input_y.csv", "--w0", first + "/initial_A_L8.csv"}),
+            0);
+  const std::string a = read_text(first + "/iterations.csv");
+  EXPECT_NE(a.find("\n8,10,"), std::string::npos);
+  EXPECT_EQ(a, read_text(second + "/iterations.csv"));
+
+  const std::string x6a = fresh_dir("x6_first"), x6b = fresh_dir("x6_second");
+  const std::vector<std::string> flags = {"--depths", "4", "--reference-depth", "8", "--iterations", "3", "--record-at",
+                                          "2,3", "--width", "4", "--hidden", "6", "--samples", "5", "--no-plots"};
+  std::vector<std::string> one = {"run", "X6", "--out", x6a}, two = {"run", "X6", "--out", x6b, "--seed", "5"};
+  one.insert(one.end(), flags.begin(), flags.end());
+  two.insert(two.end(), flags.begin(), flags.end());
+  two.insert(two.end(), {"--x", x6a + "/input_x.csv", "--y", x6a + "/input_y.csv", "--w0", x6a + "/initial_W.csv"});
+  ASSERT_EQ(tapelab(one), 0);
+  ASSERT_EQ(tapelab(two), 0);
+  EXPECT_EQ(read_text(x6a + "/iterations.csv"), read_text(x6b + "/iterations.csv"));
+}
+
+TEST(Experiments, MalformedCsvInputsAreRefusedWithTheFileNamed) {
+  const std::string dir = fresh_dir("bad_csv");
+  fs::create_directories(dir);
+  std::ofstream(dir + "/x.csv") << "1,2,3\n4,5\n";
+  std::ofstream(dir + "/y.csv") << "1,2,3\n4,5,6\n";
+  // Ragged rows: data reading fails inside the run (exit 1), naming the file.
+  EXPECT_EQ(tapelab({"run", "X11", "--depths", "4", "--width", "3", "--iterations", "3", "--no-plots", "--out",
+                     dir + "/run", "--x", dir + "/x.csv", "--y", dir + "/y.csv"}),
+            1);
+  // Rows of the wrong length for the width.
+  EXPECT_EQ(tapelab({"run", "X11", "--depths", "4", "--width", "5", "--iterations", "3", "--no-plots", "--out",
+                     dir + "/run2", "--x", dir + "/y.csv", "--y", dir + "/y.csv"}),
+            1);
+}
+
 TEST(Experiments, BadFlagsExitTwo) {
   EXPECT_EQ(tapelab({"run", "X1", "--seeds", "many"}), 2);
   EXPECT_EQ(tapelab({"run", "X99"}), 2);
