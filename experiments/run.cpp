@@ -191,8 +191,12 @@ void Run::finish() {
   for (const std::string& n : notes_) s << "  note: " << n << "\n";
   std::size_t passed_count = 0;
   for (const Criterion& c : criteria_) passed_count += c.pass;
-  s << "  " << info_.id << ": " << (passed() ? "PASS" : "FAIL") << " (" << passed_count << "/" << criteria_.size()
-    << " criteria)   results: " << dir_ << "   " << plots << "\n";
+  if (criteria_.empty())
+    s << "  " << info_.id << ": no criterion was checked (see the notes)";
+  else
+    s << "  " << info_.id << ": " << (passed() ? "PASS" : "FAIL") << " (" << passed_count << "/" << criteria_.size()
+      << " criteria)";
+  s << "   results: " << dir_ << "   " << plots << "\n";
   std::cout << s.str() << std::flush;
 }
 
