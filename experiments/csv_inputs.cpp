@@ -18,6 +18,16 @@ nn::Matrix read_samples_csv(const std::string& path, index_t dim, const std::str
   return out;
 }
 
+nn::Dataset read_dataset_csv(const std::string& x_path, const std::string& y_path, index_t dim) {
+  nn::Dataset data;
+  data.x = read_samples_csv(x_path, dim, "--x");
+  data.y = read_samples_csv(y_path, dim, "--y");
+  if (data.x.cols() != data.y.cols())
+    throw std::invalid_argument("--x has " + std::to_string(data.x.cols()) + " samples but --y has " +
+                                std::to_string(data.y.cols()));
+  return data;
+}
+
 nn::WeightPath read_matrix_stack_csv(const std::string& path, std::size_t count, index_t rows, index_t cols,
                                      const std::string& flag) {
   const nn::Matrix all = nn::read_csv(path);

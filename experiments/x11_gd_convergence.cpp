@@ -159,11 +159,7 @@ X11Result X11::train(std::size_t L, const nn::Dataset& data, std::uint64_t seed)
 void X11::run(Run& run) {
   nn::Dataset data;
   if (!c_.x_csv.empty()) {
-    data.x = read_samples_csv(c_.x_csv, c_.width, "--x");
-    data.y = read_samples_csv(c_.y_csv, c_.width, "--y");
-    if (data.x.cols() != data.y.cols())
-      throw std::invalid_argument("--x has " + std::to_string(data.x.cols()) + " samples but --y has " +
-                                  std::to_string(data.y.cols()));
+    data = read_dataset_csv(c_.x_csv, c_.y_csv, c_.width);
     run.note("data from " + c_.x_csv + " and " + c_.y_csv);
   } else {
     nn::Rng data_rng(run.seed(), 1);

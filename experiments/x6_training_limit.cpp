@@ -188,11 +188,7 @@ void X6::run(Run& run) {
   const index_t q = c_.width, m = c_.hidden;
   nn::Dataset data;
   if (!c_.x_csv.empty()) {
-    data.x = read_samples_csv(c_.x_csv, q, "--x");
-    data.y = read_samples_csv(c_.y_csv, q, "--y");
-    if (data.x.cols() != data.y.cols())
-      throw std::invalid_argument("--x has " + std::to_string(data.x.cols()) + " samples but --y has " +
-                                  std::to_string(data.y.cols()));
+    data = read_dataset_csv(c_.x_csv, c_.y_csv, q);
     run.note("data from " + c_.x_csv + " and " + c_.y_csv + " (" + std::to_string(data.x.cols()) + " samples)");
   } else {
     nn::Rng data_rng(run.seed(), 1);
