@@ -9,6 +9,10 @@
 //   one thread. Counter GFLOPS counts the model's GEMMs only (not the recomputation). At L = 1024, f64, two
 //   variants: tapelab-recompute (ResidualStep::recompute, backward recomputes W h + b instead of reading it
 //   back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh, matmul, scale, add).
+// BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as X6 runs
+//   it: nn::ResidualNetwork with ResidualNetworkConfig::p4(16, 16, 32, 16, L, gelu_erf) (h_{k+1} = h_k +
+//   V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2, nn::GradientDescent with
+//   lr = 0.01 L on every W_k, V_k, through nn::train_step (so with its NaN/Inf checks). One thread.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -18,6 +22,11 @@
 #include "autodiff/autodiff.hpp"
 #include "bench_autodiff.hpp"
 #include "kernels/kernels.hpp"
+#include "nn/data.hpp"
+#include "nn/init.hpp"
+#include "nn/optim.hpp"
+#include "nn/residual_network.hpp"
+#include "nn/train.hpp"
 
 namespace tapelab::bench {
 namespace {
@@ -178,6 +187,32 @@ void BM_TrainStepTapelab(benchmark::State& state, long d, long L, int mode) {
       benchmark::Counter(train_step_flops(d, L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// ---- P4 training step (experiment X6)
+// ------------------------------------------------------------------------------------------
+
+void BM_P4StepTapelab(benchmark::State& state, long L) {
+  kernels::set_num_threads(1);
+  constexpr index_t q = 16, m = 32, n = 100;
+  constexpr double eta0 = 0.01;
+  nn::Rng rng(1);
+  const nn::Dataset data = nn::p4_gaussian_data(rng, n, q, q);
+  nn::ResidualNetwork net(nn::ResidualNetworkConfig::p4(q, q, m, q, std::size_t(L), Activation::gelu_erf), rng);
+  nn::ParamGroup residual{{}, double(L) * eta0};
+  for (nn::Param* p : net.parameters())
+    if (p->requires_grad) residual.params.push_back(p);  // every W_k, V_k; the embeddings are frozen
+  nn::GradientDescent gd({residual});
+  Tape<double> tape;
+  auto make_loss = [&](Tape<double>& tp) {
+    return nn::mean_squared_norm_loss(net.forward(tp, data.x), tp.constant(data.y));
+  };
+  long long iteration = 0;
+  nn::train_step(iteration++, tape, net, gd, make_loss);  // warm-up: the arena reaches its size
+  for (auto _ : state) benchmark::DoNotOptimize(nn::train_step(iteration++, tape, net, gd, make_loss));
+  // 6 GEMMs of q m n multiply-adds per layer (forward W h, V A; backward V^T G, G A^T, dZ h^T, W^T dZ).
+  state.counters["GFLOPS"] =
+      benchmark::Counter(double(L) * 6 * 2 * q * m * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_all() {
   benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/tape", BM_TapeMatmulChain);
   benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/kernels", BM_KernelsMatmulChain);
@@ -186,6 +221,10 @@ void register_all() {
 #ifdef TAPELAB_HAVE_LIBTORCH
   register_libtorch_overhead();
 #endif
+  for (long L : {128L, 1024L}) {
+    const std::string name = "BM_P4Step/tapelab/f64/" + std::to_string(L);
+    benchmark::RegisterBenchmark(name.c_str(), BM_P4StepTapelab, L)->Unit(benchmark::kMillisecond);
+  }
   for (bool f64 : {false, true})
     for (long d : {16L, 64L})
       for (long L : {16L, 128L, 1024L}) {
