@@ -52,7 +52,12 @@ void GradientDescent::step() {
   for (const ParamGroup& g : groups_) {
     for (Param* p : g.params) {
       if (!p->requires_grad) continue;
-      for (index_t i = 0; i < p->value.size(); ++i) p->value.data()[i] -= g.lr * p->grad.data()[i];
+      // value and grad are distinct tensors: saying so lets the compiler vectorise the loop (same formula, same
+      // bits as the scalar loop: no FMA contraction in ISO C++ mode).
+      double* __restrict value = p->value.data();
+      const double* __restrict grad = p->grad.data();
+      const index_t n = p->value.size();
+      for (index_t i = 0; i < n; ++i) value[i] -= g.lr * grad[i];
     }
     clip_group(g);
   }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "kernels/reductions.hpp"
+
 namespace tapelab::nn {
 namespace {
 
@@ -19,7 +21,18 @@ std::string first_non_finite(const Tensor<double>& t, double& value) {
   return {};
 }
 
+bool all_finite(const Tensor<double>& t) {
+  // max_abs is NaN if any entry is NaN and Inf if any is Inf: one vectorised pass instead of a scalar isfinite
+  // per entry (this check runs over every value and gradient at every iteration).
+  return t.size() == 0 || std::isfinite(kernels::max_abs(t.rows(), t.cols(), t.data(), t.ld()));
+}
+
 void check_parameters(long long iteration, Module& module, bool gradients) {
+  // Fast path without names: named_parameters() builds a string per parameter, which on a deep network costs
+  // more than the scan itself. Names are looked up only to report a failure.
+  bool finite = true;
+  for (const Param* p : module.parameters()) finite = finite && all_finite(gradients ? p->grad : p->value);
+  if (finite) return;
   for (const NamedParameter& np : module.named_parameters()) {
     double bad = 0.0;
     const std::string where = first_non_finite(gradients ? np.parameter->grad : np.parameter->value, bad);
