@@ -29,6 +29,10 @@ struct GemmEpilogue {
   // If set, receives Z = alpha*op(A)*op(B) + beta*C + bias before the activation (what backward needs).
   T* pre_activation = nullptr;
   index_t ld_pre_activation = 0;
+  // If set, receives act'(Z), computed with act(Z) in one pass (activation_forward_with_derivative): what a
+  // layer keeps for backward instead of Z when act' cannot be read off act(Z) (gelu, softplus).
+  T* derivative = nullptr;
+  index_t ld_derivative = 0;
 };
 
 template <class T>

@@ -60,7 +60,7 @@ void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
     for (index_t j = 0; j < n; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
 }
 
-// Fused epilogue on an m x n tile of C at (i0, j0): add the bias, keep the pre-activation, apply σ.
+// Fused epilogue on an m x n tile of C at (i0, j0): add the bias, keep the pre-activation, apply σ (and σ').
 template <class Arch, class T>
 void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m, index_t n, T* C, index_t ldc) {
   T* tile = C + i0 * ldc + j0;
@@ -68,7 +68,11 @@ void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m
   if (ep.bias_mode == Bias::per_col) simd_add_row_vector<Arch, T>(m, n, ep.bias + j0, tile, ldc);
   if (ep.pre_activation != nullptr)
     simd_copy<Arch, T>(m, n, tile, ldc, ep.pre_activation + i0 * ep.ld_pre_activation + j0, ep.ld_pre_activation);
-  if (ep.activation != Activation::identity) simd_activation_forward<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc);
+  if (ep.derivative != nullptr)
+    simd_activation_forward_with_derivative<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc,
+                                                     ep.derivative + i0 * ep.ld_derivative + j0, ep.ld_derivative);
+  else if (ep.activation != Activation::identity)
+    simd_activation_forward<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc);
 }
 
 // Runs the micro-kernel on one tile; a partial tile (m < MR or n < NR) goes through a local buffer so the

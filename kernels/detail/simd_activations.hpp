@@ -47,7 +47,7 @@ struct TanhAct {
   // 1 - tanh²x = sech²x = 4e/(1+e)², e = exp(-2|x|): keeps its relative accuracy where 1 - t² rounds to 0.
   template <class B>
   static B slope(const B& x) {
-    const B e = xsimd::exp(B(-2) * xsimd::abs(x));
+    const B e = exp_nonpositive(B(-2) * xsimd::abs(x));
     const B d = B(1) + e;
     return B(4) * e / (d * d);
   }
@@ -56,11 +56,17 @@ struct TanhAct {
 struct SigmoidAct {
   template <class B>
   static B value(const B& x) {
-    return sigmoid_from(x, xsimd::exp(-xsimd::abs(x)));
+    return sigmoid_from(x, exp_nonpositive(-xsimd::abs(x)));
   }
   template <class B>
   static B slope(const B& x) {
-    return sigmoid_slope_from(xsimd::exp(-xsimd::abs(x)));
+    return sigmoid_slope_from(exp_nonpositive(-xsimd::abs(x)));
+  }
+  template <class B>
+  static void value_and_slope(const B& x, B& v, B& d) {  // one exponential for both
+    const B e = exp_nonpositive(-xsimd::abs(x));
+    v = sigmoid_from(x, e);
+    d = sigmoid_slope_from(e);
   }
 };
 
@@ -69,11 +75,17 @@ struct SoftplusAct {
   // returns its second operand when either is NaN.
   template <class B>
   static B value(const B& x) {
-    return xsimd::max(B(0), x) + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
+    return xsimd::max(B(0), x) + xsimd::log1p(exp_nonpositive(-xsimd::abs(x)));
   }
   template <class B>
   static B slope(const B& x) {
     return SigmoidAct::value(x);
+  }
+  template <class B>
+  static void value_and_slope(const B& x, B& v, B& d) {  // one exponential for both
+    const B e = exp_nonpositive(-xsimd::abs(x));
+    v = xsimd::max(B(0), x) + xsimd::log1p(e);
+    d = sigmoid_from(x, e);
   }
 };
 
@@ -95,36 +107,64 @@ struct GeluTanhAct {
   }
   template <class B>
   static B value(const B& x) {
-    const B zx = z(x);
-    const B s = sigmoid_from(zx, xsimd::exp(-xsimd::abs(zx)));
-    return xsimd::select(s == B(0), B(0), x * s);  // s == 0 only far left, where x may be -inf
+    B v, d;
+    value_and_slope(x, v, d);
+    return v;
   }
   template <class B>
   static B slope(const B& x) {
+    B v, d;
+    value_and_slope(x, v, d);
+    return d;
+  }
+  // Both from one exponential; value() and slope() return the same bits as this (they call it).
+  template <class B>
+  static void value_and_slope(const B& x, B& v, B& d) {
     const B zx = z(x);
-    const B e = xsimd::exp(-xsimd::abs(zx));
+    const B e = exp_nonpositive(-xsimd::abs(zx));
     const B s = sigmoid_from(zx, e);
     const B q = sigmoid_slope_from(e);
+    v = xsimd::select(s == B(0), B(0), x * s);  // s == 0 only far left, where x may be -inf
     // q == 0 once |z| is past exp's range; skipping the term then avoids 0 * inf when x² overflows.
-    return xsimd::select(q == B(0), s, xsimd::fma(x * q, dz(x), s));
+    d = xsimd::select(q == B(0), s, xsimd::fma(x * q, dz(x), s));
   }
 };
 
 struct GeluErfAct {
-  // σ(x) = x Φ(x), σ'(x) = Φ(x) + x φ(x) with Φ, φ from normal_cdf_pdf (simd_math.hpp).
+  // σ(x) = x Φ(x), σ'(x) = Φ(x) + x φ(x) with Φ, φ from normal_cdf_pdf (simd_math.hpp): one exponential and
+  // one rational function give both, so the fused forward costs little more than the value alone.
   template <class B>
-  static B value(const B& x) {
+  static void value_and_slope(const B& x, B& v, B& d) {
     B cdf, pdf;
     normal_cdf_pdf(x, cdf, pdf);
-    return xsimd::select(cdf == B(0), B(0), x * cdf);  // x = -inf gives 0, not -inf * 0
+    v = xsimd::select(cdf == B(0), B(0), x * cdf);                    // x = -inf gives 0, not -inf * 0
+    d = xsimd::select(pdf == B(0), cdf, xsimd::fma(x, pdf, cdf));  // x = ±inf: Φ, not inf * 0
+  }
+  template <class B>
+  static B value(const B& x) {
+    B v, d;
+    value_and_slope(x, v, d);
+    return v;
   }
   template <class B>
   static B slope(const B& x) {
-    B cdf, pdf;
-    normal_cdf_pdf(x, cdf, pdf);
-    return xsimd::select(pdf == B(0), cdf, xsimd::fma(x, pdf, cdf));
+    B v, d;
+    value_and_slope(x, v, d);
+    return d;
   }
 };
+
+// v = σ(x), d = σ'(x) in one evaluation where the activation shares work between the two (value_and_slope),
+// else the two separate formulas. Either way the bits equal those of value() and slope().
+template <class Act, class B>
+void value_and_slope(const B& x, B& v, B& d) {
+  if constexpr (requires { Act::value_and_slope(x, v, d); }) {
+    Act::value_and_slope(x, v, d);
+  } else {
+    v = Act::value(x);
+    d = Act::slope(x);
+  }
+}
 
 // Calls fn(Act{}) with the struct of activation a.
 template <class Fn>
@@ -168,6 +208,22 @@ void simd_activation_derivative(Activation a, index_t r, index_t c, const T* x, 
     for_each_span(r, c, dense(r, c, ldx) && dense(r, c, ldd), [&](index_t i, index_t j0, index_t n) {
       map_span<Arch>(
           n, [](const auto& v) { return Act::slope(v); }, d + i * ldd + j0, x + i * ldx + j0);
+    });
+  });
+}
+
+// y = σ(x) and d = σ'(x) in one pass (y may be x itself: the GEMM epilogue works in place).
+template <class Arch, class T>
+void simd_activation_forward_with_derivative(Activation a, index_t r, index_t c, const T* x, index_t ldx, T* y,
+                                             index_t ldy, T* d, index_t ldd) {
+  with_activation(a, [&](auto act) {
+    using Act = decltype(act);
+    const bool flat = dense(r, c, ldx) && dense(r, c, ldy) && dense(r, c, ldd);
+    for_each_span(r, c, flat, [&](index_t i, index_t j0, index_t n) {
+      map_span_2<Arch>(
+          n,
+          [](const auto& v, auto& value, auto& slope) { value_and_slope<Act>(v, value, slope); },
+          y + i * ldy + j0, d + i * ldd + j0, x + i * ldx + j0);
     });
   });
 }

@@ -67,6 +67,26 @@ template <class Arch, class T, class Op, class... In>
   }
 }
 
+// Two outputs: op(in[k]..., o1, o2) sets batches o1, o2, stored to out1[k], out2[k]. Same rules as map_span
+// (the inputs may alias either output: each batch is loaded before anything is stored).
+template <class Arch, class T, class Op, class... In>
+[[gnu::flatten]] void map_span_2(index_t n, const Op& op, T* out1, T* out2, const In*... in) {
+  using B = Batch<Arch, T>;
+  constexpr index_t W = B::size;
+  for (index_t j = 0; j < n; j += W) {
+    const index_t left = n - j;
+    B r1, r2;
+    op((left >= W ? B::load_unaligned(in + j) : load_partial<Arch>(in + j, left))..., r1, r2);
+    if (left >= W) {
+      r1.store_unaligned(out1 + j);
+      r2.store_unaligned(out2 + j);
+    } else {
+      store_partial<Arch>(out1 + j, left, r1);
+      store_partial<Arch>(out2 + j, left, r2);
+    }
+  }
+}
+
 // Flattened elementwise work is cut into blocks of this many elements (a multiple of every vector width) so
 // that a contiguous matrix, even a single long row, still spreads over threads.
 constexpr index_t kFlatBlock = index_t(1) << 12;
