@@ -43,10 +43,11 @@ index_t check_residual_shapes(Tape<T>& tape, const Var<T>& h, const ResidualStep
   return m;
 }
 
-// Z = gamma W h + b (written if z != nullptr) and A = act(Z), m x B, with one fused GEMM.
+// A = act(Z) and, if d != nullptr, D = act'(Z) for Z = gamma W h + b (m x B), with one fused GEMM: the epilogue
+// evaluates act and act' together, so D costs little more than A alone (gelu_erf: one exp for both).
 template <class T>
 void forward_pre_activation(Tape<T>& tape, std::uint32_t w, std::uint32_t h, std::uint32_t b,
-                            kernels::Activation act, T gamma, T* z, T* a) {
+                            kernels::Activation act, T gamma, T* d, T* a) {
   const Slot<T>& sw = tape.slot(w);
   const Slot<T>& sh = tape.slot(h);
   kernels::GemmEpilogue<T> ep;
@@ -55,8 +56,8 @@ void forward_pre_activation(Tape<T>& tape, std::uint32_t w, std::uint32_t h, std
     ep.bias_mode = kernels::Bias::per_row;
   }
   ep.activation = act;
-  ep.pre_activation = z;
-  ep.ld_pre_activation = sh.cols;
+  ep.derivative = d;
+  ep.ld_derivative = sh.cols;
   kernels::gemm(Trans::N, Trans::N, sw.rows, sh.cols, sh.rows, gamma, sw.value, sw.ld, sh.value, sh.ld, T(0),
                 a, sh.cols, &ep);
 }
@@ -69,16 +70,16 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
   const T alpha = n.scalar, gamma = n.scalar2;
   const bool has_v = residual_has_v(n.variant);
   // What forward kept (see residual_step): A = act(Z) when act' can be read off A (tanh, sigmoid, relu,
-  // identity) or V needs it for dV; Z otherwise. Nothing in recompute mode.
+  // identity) or V needs it for dV; D = act'(Z) otherwise. Nothing in recompute mode.
   const bool from_output = kernels::derivative_from_output(act);
-  const T* Z = n.saved[0];           // m x B pre-activation
+  const T* D = n.saved[0];           // m x B act'(Z)
   const T* A = n.saved[1];           // m x B act(Z)
   const T* G = tape.output_grad(n);  // d x B
-  if (from_output ? A == nullptr : Z == nullptr) {  // recompute, bitwise as forward computed them
-    T* z = from_output ? nullptr : tape.scratch(std::size_t(m * B));
+  if (from_output ? A == nullptr : D == nullptr) {  // recompute, bitwise as forward computed them
+    T* dd = from_output ? nullptr : tape.scratch(std::size_t(m * B));
     T* a = tape.scratch(std::size_t(m * B));
-    forward_pre_activation(tape, n.in[kW], n.in[kH], n.in[kB], act, gamma, z, a);
-    Z = z;
+    forward_pre_activation(tape, n.in[kW], n.in[kH], n.in[kB], act, gamma, dd, a);
+    D = dd;
     A = a;
   }
 
@@ -100,12 +101,12 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
              want_h = tape.wants_grad(n.in[kH]);
   if (!(want_b || want_w || want_h)) return;
 
-  // dZ = dA ⊙ act'(Z)   (m x B; the true dZ is c times this)
+  // dZ = dA ⊙ act'(Z)   (m x B; the true dZ is c times this): no transcendental function in backward
   T* dZ = tape.scratch(std::size_t(m * B));
   if (from_output)
     kernels::activation_backward_from_output(act, m, B, A, B, dA, B, T(0), dZ, B);
   else
-    kernels::activation_backward(act, m, B, Z, B, dA, B, T(0), dZ, B);
+    kernels::hadamard(m, B, dA, B, D, B, dZ, B);
   if (want_b) {  // db (m x 1) += c row_sums(dZ)
     if (c == T(1)) {
       auto [db, beta] = tape.grad_target(n.in[kB]);
@@ -143,13 +144,14 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
   const bool record = tape.should_record({h, s.W, s.V, s.b});
 
   // Z = gamma W h + b and A = act(Z). Kept for backward when recording, unless recomputing: A when act' can be read
-  // off it (tanh: 1 - A², sigmoid, relu, identity: no second exp in backward, no Z at all) or V needs it for dV;
-  // Z when act' needs the input (gelu, softplus).
+  // off it (tanh: 1 - A², sigmoid, relu, identity: no second exp in backward) or V needs it for dV; and
+  // D = act'(Z) when act' needs the input (gelu, softplus), computed by the forward epilogue together with A,
+  // so backward multiplies by D instead of evaluating act' (Z itself is never needed).
   const bool keep = record && !s.recompute;
   const bool from_output = kernels::derivative_from_output(s.act);
-  T* Z = (keep && !from_output) ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
+  T* D = (keep && !from_output) ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
   T* A = (keep && (has_v || from_output)) ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
-  forward_pre_activation(tape, s.W.slot(), h.slot(), has_b ? s.b.slot() : kNoSlot, s.act, s.gamma, Z, A);
+  forward_pre_activation(tape, s.W.slot(), h.slot(), has_b ? s.b.slot() : kNoSlot, s.act, s.gamma, D, A);
 
   // out = h + alpha V A   (or h + alpha A)
   Var<T> out = tape.new_output(d, B);
@@ -166,7 +168,7 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
         tape.record(OpKind::residual_step, variant, out, {h, s.W, s.V, s.b}, &residual_step_backward<T>);
     n.scalar = s.alpha;
     n.scalar2 = s.gamma;
-    n.saved[0] = Z;  // nullptr when recomputing or when act' comes from A
+    n.saved[0] = D;  // nullptr when recomputing or when act' comes from A
     n.saved[1] = (keep && (has_v || from_output)) ? A : nullptr;
   }
   return tape.finish(OpKind::residual_step, variant, out);

@@ -6,8 +6,8 @@
 //                                                   identity, then m == d), alpha and gamma constants
 //                                                   (gamma: P4 eq. (3)'s 1/sqrt(q) inside the activation)
 //
-// Forward is one GEMM with the fused epilogue (bias + activation, keeping the pre-activation Z for backward),
-// a copy of h and a second GEMM accumulating into it. Backward is hand-written (G = dL/dout):
+// Forward is one GEMM with the fused epilogue (bias + activation, and act'(Z) for backward when act' cannot be
+// read off act(Z)), a copy of h and a second GEMM accumulating into it. Backward is hand-written (G = dL/dout):
 //     dA = alpha V^T G             (A = act(Z); without V: dA = alpha G)
 //     dV += alpha G A^T
 //     dZ = dA ⊙ act'(Z)
@@ -29,8 +29,8 @@ struct ResidualStep {
   T alpha = T(1);  // e.g. 1/L, L^{-1/2}
   T gamma = T(1);  // scale of W h inside the activation, e.g. P4's 1/sqrt(q)
   kernels::Activation act = kernels::Activation::tanh;
-  // Memory policy. false: forward keeps Z (and A when V is present) on the tape for backward, 2 m x B per
-  // layer. true: forward keeps nothing but its output; backward recomputes Z and A with the same fused GEMM
+  // Memory policy. false: forward keeps act'(Z) and/or A = act(Z) on the tape for backward, up to 2 m x B per
+  // layer. true: forward keeps nothing but its output; backward recomputes them with the same fused GEMM
   // (bitwise the same values), which costs one more GEMM per layer (forward flops + 1/3) but cuts the tape's
   // memory per layer from d + 2m to d columns of B, and its memory traffic with it: the choice for very deep
   // nets, and faster whenever the stored activations would not fit in cache.
