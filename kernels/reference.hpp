@@ -24,7 +24,8 @@ void gemm(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, const T*
     for (index_t j = 0; j < N; ++j) {
       T acc = 0;
       for (index_t k = 0; k < K; ++k) acc += at(ta, A, lda, i, k) * at(tb, B, ldb, k, j);
-      T z = alpha * acc + (beta == T(0) ? T(0) : beta * C[i * ldc + j]);
+      const T* c_in = ep != nullptr && ep->c_in != nullptr ? ep->c_in + i * ep->ld_c_in + j : C + i * ldc + j;
+      T z = alpha * acc + (beta == T(0) ? T(0) : beta * *c_in);
       if (ep != nullptr) {
         if (ep->bias_mode == Bias::per_row) z += ep->bias[i];
         if (ep->bias_mode == Bias::per_col) z += ep->bias[j];

@@ -1,10 +1,10 @@
 #pragma once
 // Loop skeletons shared by the elementwise, activation and reduction kernels of one xsimd architecture.
 //
-// Tails: xsimd 8.1 has no masked loads, so the last n % W elements of a span go through a zero-padded batch
-// on the stack. Every element therefore takes the same vector formula wherever it sits in a row, so an
-// activation of x gives the same bits in column 0 and in the tail (a scalar tail would differ by an ulp or
-// two).
+// Tails: the last n % W elements of a span go through a zero-padded batch: a masked load and store on AVX-512
+// (simd_mask.hpp), a copy through the stack elsewhere (xsimd 8.1 has no masked loads). Every element therefore
+// takes the same vector formula wherever it sits in a row, so an activation of x gives the same bits in column 0
+// and in the tail (a scalar tail would differ by an ulp or two).
 //
 // Everything here is templated on Arch and lives in an unnamed namespace (see scalar_math.hpp for why).
 // (Two GCC 12.2 warnings are off for the architecture TUs that include these headers: kernels/CMakeLists.txt.)
@@ -12,6 +12,7 @@
 
 #include "kernels/common.hpp"
 #include "kernels/detail/parallel.hpp"
+#include "kernels/detail/simd_mask.hpp"
 
 namespace tapelab::kernels::detail {
 namespace {
@@ -19,20 +20,28 @@ namespace {
 template <class Arch, class T>
 using Batch = xsimd::batch<T, Arch>;
 
-// The first n (< W) elements of p in the low lanes, zeros above.
+// The first n (< W) elements of p in the low lanes, zeros above (a masked load where the CPU has one).
 template <class Arch, class T>
 Batch<Arch, T> load_partial(const T* p, index_t n) {
-  alignas(64) T buf[Batch<Arch, T>::size] = {};
-  for (index_t k = 0; k < n; ++k) buf[k] = p[k];
-  return Batch<Arch, T>::load_aligned(buf);
+  if constexpr (TailMask<Arch, T>::kAvailable) {
+    return TailMask<Arch, T>::load(p, TailMask<Arch, T>::first(n));
+  } else {
+    alignas(64) T buf[Batch<Arch, T>::size] = {};
+    for (index_t k = 0; k < n; ++k) buf[k] = p[k];
+    return Batch<Arch, T>::load_aligned(buf);
+  }
 }
 
 // Writes the low n (< W) lanes of v to p; memory past p[n - 1] is not touched.
 template <class Arch, class T>
 void store_partial(T* p, index_t n, const Batch<Arch, T>& v) {
-  alignas(64) T buf[Batch<Arch, T>::size];
-  v.store_aligned(buf);
-  for (index_t k = 0; k < n; ++k) p[k] = buf[k];
+  if constexpr (TailMask<Arch, T>::kAvailable) {
+    TailMask<Arch, T>::store(p, TailMask<Arch, T>::first(n), v);
+  } else {
+    alignas(64) T buf[Batch<Arch, T>::size];
+    v.store_aligned(buf);
+    for (index_t k = 0; k < n; ++k) p[k] = buf[k];
+  }
 }
 
 // Sum of the lanes of v, as a halving tree. Not xsimd::hadd: in xsimd 8.1 its float version for avx512f uses

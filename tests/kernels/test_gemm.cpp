@@ -296,5 +296,47 @@ TYPED_TEST(GemmTest, EpilogueDerivativeIsTheActivationDerivativeOfZ) {
   }
 }
 
+// Out-of-place accumulation: C = alpha op(A) op(B) + beta c_in, C never read (it starts as NaN) and c_in never
+// written, on every path (direct with N tails, packed with K > KC, dot product, GEMV, K = 0), with and without
+// an activation after it.
+TYPED_TEST(GemmTest, OutOfPlaceAccumulationReadsCInAndNeverC) {
+  using T = TypeParam;
+  const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
+      {16, 100, 32}, {33, 65, 17}, {300, 70, 513}, {16, 15, 257}, {1, 40, 33}, {40, 1, 40}, {5, 7, 0}, {8, 4, 9}};
+  for (Target target : available_targets()) {
+    TargetScope scope(target);
+    std::mt19937_64 rng(23);
+    for (auto [M, N, K] : shapes)
+      for (Trans ta : kTrans)
+        for (Trans tb : kTrans)
+          for (double beta : kScalars)
+            for (Activation act : {Activation::identity, Activation::tanh}) {
+              const GemmCase c{ta, tb, M, N, K, -0.5, beta};
+              auto [A, B] = make_operands<T>(c, rng);
+              Matrix<T> c_in(M, N, 5, 2), C(M, N, 2, 1), want(M, N);
+              c_in.randomize(rng);
+              C.fill(std::numeric_limits<T>::quiet_NaN());
+              const Matrix<T> c_in_before = c_in;
+              want = c_in;  // the reference accumulates in place
+              GemmEpilogue<T> ep;
+              ep.activation = act;
+              ep.c_in = c_in.data();
+              ep.ld_c_in = c_in.ld;
+              GemmEpilogue<T> ep_ref;
+              ep_ref.activation = act;
+              gemm<T>(ta, tb, M, N, K, T(-0.5), A.data(), A.ld, B.data(), B.ld, T(beta), C.data(), C.ld, &ep);
+              reference::gemm<T>(ta, tb, M, N, K, T(-0.5), A.data(), A.ld, B.data(), B.ld, T(beta), want.data(),
+                                 want.ld, &ep_ref);
+              const double tol = double(K + 8) * 4 * double(std::numeric_limits<T>::epsilon()) * (K + 1);
+              for (index_t i = 0; i < M; ++i)
+                for (index_t j = 0; j < N; ++j)
+                  ASSERT_NEAR(double(C(i, j)), double(want(i, j)), tol)
+                      << describe(c, target) << " activation=" << activation_name(act) << " at " << i << "," << j;
+              EXPECT_EQ(c_in.buf, c_in_before.buf) << describe(c, target) << ": c_in was written";
+              EXPECT_TRUE(C.padding_intact()) << describe(c, target);
+            }
+  }
+}
+
 }  // namespace
 }  // namespace tapelab::kernels
