@@ -153,14 +153,17 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
   T* A = (keep && (has_v || from_output)) ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
   forward_pre_activation(tape, s.W.slot(), h.slot(), has_b ? s.b.slot() : kNoSlot, s.act, s.gamma, D, A);
 
-  // out = h + alpha V A   (or h + alpha A)
+  // out = h + alpha V A   (or h + alpha A); the GEMM reads h where it lies and writes out (no copy of h first)
   Var<T> out = tape.new_output(d, B);
   T* y = tape.slot(out).value;
-  kernels::copy(d, B, sh.value, sh.ld, y, B);
   if (has_v) {
     const Slot<T> sv = tape.slot(s.V);
-    kernels::gemm(Trans::N, Trans::N, d, B, m, s.alpha, sv.value, sv.ld, A, B, T(1), y, B);
+    kernels::GemmEpilogue<T> plus_h;
+    plus_h.c_in = sh.value;
+    plus_h.ld_c_in = sh.ld;
+    kernels::gemm(Trans::N, Trans::N, d, B, m, s.alpha, sv.value, sv.ld, A, B, T(1), y, B, &plus_h);
   } else {
+    kernels::copy(d, B, sh.value, sh.ld, y, B);
     kernels::axpy(d, B, s.alpha, A, B, y, B);
   }
   if (record) {

@@ -7,7 +7,8 @@
 //                                                   (gamma: P4 eq. (3)'s 1/sqrt(q) inside the activation)
 //
 // Forward is one GEMM with the fused epilogue (bias + activation, and act'(Z) for backward when act' cannot be
-// read off act(Z)), a copy of h and a second GEMM accumulating into it. Backward is hand-written (G = dL/dout):
+// read off act(Z)), and a second GEMM that reads h and writes h + alpha V A to the output (no copy of h).
+// Backward is hand-written (G = dL/dout):
 //     dA = alpha V^T G             (A = act(Z); without V: dA = alpha G)
 //     dV += alpha G A^T
 //     dZ = dA ⊙ act'(Z)
