@@ -6,12 +6,14 @@
 //                                                   identity, then m == d), alpha and gamma constants
 //                                                   (gamma: P4 eq. (3)'s 1/sqrt(q) inside the activation)
 //
-// Forward is one GEMM with the fused epilogue (bias + activation, and act'(Z) for backward when act' cannot be
-// read off act(Z)), and a second GEMM that reads h and writes h + alpha V A to the output (no copy of h).
-// Backward is hand-written (G = dL/dout):
+// Forward is a GEMM for Z (bias in its epilogue), one pass computing A = act(Z) and, when act' cannot be read
+// off A, D = act'(Z) for backward, and a second GEMM that reads h and writes h + alpha V A to the output (no copy
+// of h). Samples are independent, so a batch of 64 or more columns runs as two halves, on two threads when the
+// kernels have them, with the same bits either way (autodiff/batch_parts.hpp). Backward is hand-written
+// (G = dL/dout):
 //     dA = alpha V^T G             (A = act(Z); without V: dA = alpha G)
 //     dV += alpha G A^T
-//     dZ = dA ⊙ act'(Z)
+//     dZ = dA ⊙ act'(Z)                 (act'(Z) = D as kept, or read off A)
 //     db += row sums of dZ
 //     dW += gamma dZ h^T
 //     dh += G + gamma W^T dZ             (G's buffer is handed on to dh when it is not retained: no copy)
