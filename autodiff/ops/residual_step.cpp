@@ -89,20 +89,21 @@ class PrefetchPlan {
     runs_[n_++] = {static_cast<const char*>(p), bytes, stride, rows};
     total_ += std::size_t(rows) * ((bytes + 63) / 64);
   }
-  // Issues the lines up to fraction num/den of the total (the next slice).
+  // Issues the lines up to fraction num/den of the total (the next slice), resuming where the last one stopped.
   void issue(int num, int den) {
     const std::size_t until = total_ * std::size_t(num) / std::size_t(den);
-    std::size_t k = 0;
-    for (int i = 0; i < n_; ++i)
-      for (index_t row = 0; row < runs_[i].rows; ++row)
-        for (std::size_t off = 0; off < runs_[i].bytes; off += 64, ++k) {
-          if (k >= until) {
-            issued_ = until;
-            return;
-          }
-          if (k >= issued_) __builtin_prefetch(runs_[i].p + std::size_t(row) * runs_[i].stride + off, 0, 1);
+    for (; issued_ < until && run_ < n_; ++issued_) {
+      const Run& r = runs_[run_];
+      __builtin_prefetch(r.p + std::size_t(row_) * r.stride + offset_, 0, 1);
+      offset_ += 64;
+      if (offset_ >= r.bytes) {
+        offset_ = 0;
+        if (++row_ == r.rows) {
+          row_ = 0;
+          ++run_;
         }
-    issued_ = until;
+      }
+    }
   }
 
  private:
@@ -112,8 +113,9 @@ class PrefetchPlan {
     index_t rows;
   };
   Run runs_[3] = {};
-  int n_ = 0;
-  std::size_t total_ = 0, issued_ = 0;
+  int n_ = 0, run_ = 0;
+  index_t row_ = 0;
+  std::size_t offset_ = 0, total_ = 0, issued_ = 0;
 };
 
 // What part `c` of the residual_step node that produced slot `h_slot` (if it is one) reads in its backward.
