@@ -1,5 +1,7 @@
 #include "nn/optim.hpp"
 
+#include "nn/finite.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -48,9 +50,25 @@ std::vector<ParamGroup> single_group(Module& module, double lr) {
   return {ParamGroup{module.parameters(), lr}};
 }
 
-void GradientDescent::step() {
+bool Optimizer::step_and_check_finite() {
+  step();
+  for (const ParamGroup& g : groups_)
+    for (const Param* p : g.params)
+      if (p->requires_grad && !detail::all_finite(p->value)) return false;
+  return true;
+}
+
+bool GradientDescent::sweep(bool check) {
+  bool finite = true;
   for (const ParamGroup& g : groups_) {
-    for (Param* p : g.params) {
+    const bool clipped = !std::isinf(g.clip);
+    for (std::size_t k = 0; k < g.params.size(); ++k) {
+      if (k + detail::kPrefetchAhead < g.params.size()) {
+        const Param* next = g.params[k + detail::kPrefetchAhead];
+        detail::prefetch(next->value, /*for_write=*/true);
+        detail::prefetch(next->grad);
+      }
+      Param* p = g.params[k];
       if (!p->requires_grad) continue;
       // value and grad are distinct tensors: saying so lets the compiler vectorise the loop (same formula, same
       // bits as the scalar loop: no FMA contraction in ISO C++ mode).
@@ -58,11 +76,18 @@ void GradientDescent::step() {
       const double* __restrict grad = p->grad.data();
       const index_t n = p->value.size();
       for (index_t i = 0; i < n; ++i) value[i] -= g.lr * grad[i];
+      if (check && !clipped) finite = finite && detail::all_finite(p->value);  // while it is in L1
     }
     clip_group(g);
+    if (check && clipped)
+      for (const Param* p : g.params) finite = finite && (!p->requires_grad || detail::all_finite(p->value));
   }
   ++steps_;
+  return finite;
 }
+
+void GradientDescent::step() { sweep(false); }
+bool GradientDescent::step_and_check_finite() { return sweep(true); }
 
 Momentum::Momentum(std::vector<ParamGroup> groups, double momentum)
     : Optimizer(std::move(groups)), momentum_(momentum), velocity_(zeros_like_all(groups_)) {
