@@ -33,9 +33,9 @@ inline void prefetch(const Tensor<double>& t, bool for_write = false) {
   const std::size_t bytes = std::size_t(t.size()) * sizeof(double);
   for (std::size_t off = 0; off < bytes; off += 64) {
     if (for_write)
-      __builtin_prefetch(p + off, 1);
+      __builtin_prefetch(p + off, 1, 1);
     else
-      __builtin_prefetch(p + off);
+      __builtin_prefetch(p + off, 0, 1);
   }
 }
 

@@ -270,6 +270,38 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
   }
 }
 
+// The tape's GEMMs: few rows (M a multiple of MR_direct, at most kDirectMaxMForB), one depth block (K <= KC),
+// op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
+// K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
+// transpose, via strides). The edge panel (N % NR columns) is one masked tile per row block; without hardware
+// masks the caller sends only N multiple of NR here.
+template <class Arch, class T>
+[[gnu::flatten]] void gemm_small(Trans ta, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
+                   index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
+  using Blk = GemmBlocking<Arch, T>;
+  constexpr int MR = Blk::MR_direct, NV = Blk::NV, W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
+  const index_t ars = ta == Trans::N ? lda : 1, aks = ta == Trans::N ? 1 : lda;
+  auto a_rows = [&](index_t i) { return ta == Trans::N ? A + i * lda : A + i; };
+  index_t j = 0;
+  for (; j + NR <= N; j += NR)
+    for (index_t i = 0; i < M; i += MR)
+      micro_kernel<Arch, T, MR, NV, false, false>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
+                                                  C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc);
+  if constexpr (TailMask<Arch, T>::kAvailable) {
+    if (j < N) {
+      const index_t n = N - j;
+      for (index_t i = 0; i < M; i += MR) {
+        if (n <= W)
+          micro_kernel<Arch, T, MR, 1, false, false, true>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
+                                                           C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc, n);
+        else
+          micro_kernel<Arch, T, MR, NV, false, false, true>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
+                                                            C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc, n);
+      }
+    }
+  }
+}
+
 template <class Arch, class T>
 void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
                  index_t ldb, T beta, T* C, index_t ldc, const GemmEpilogue<T>* ep) {
@@ -316,6 +348,13 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   // cache: one long span instead of a call per tile (each with a partial row at the N edge). A large C takes it
   // tile by tile, before the tile leaves the cache.
   const bool epilogue_at_end = ep != nullptr && M * N <= kEpilogueAtEndElements;
+
+  if (direct_b && !parallel && M % Blk::MR_direct == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end) &&
+      (TailMask<Arch, T>::kAvailable || N % NR == 0)) {
+    gemm_small<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
+    if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
+    return;
+  }
 
   const index_t kc_max = std::min(K, Blk::KC);
   const index_t nc_max = std::min(N, Blk::NC);
