@@ -3,8 +3,9 @@
 // exponential of a large positive number, no 1 - σ or 1 + tanh cancellation, NaN in gives NaN out.
 //
 // Why not xsimd's own functions everywhere (measured against long double, xsimd 8.1):
-//   - xsimd::expm1, log1p, tanh are within 2 ulp in float and double, and saturate cleanly: used as is.
-//   - xsimd::exp is as accurate, but its double version is slow without AVX512DQ (see exp_nonpositive).
+//   - xsimd::expm1, log1p are within 2 ulp in float and double, and saturate cleanly: used as is.
+//   - xsimd::exp (and tanh, which calls it) is as accurate, but its double version is slow without AVX512DQ
+//     (see exp_nonpositive); tanh is rebuilt on exp_nonpositive (simd_activations.hpp).
 //   - xsimd::erf/erfc in double are off by up to ~70 ulp near |t| = 2.2 and ~24 ulp near 0, and erfc loses
 //     relative accuracy entirely past 2.2 (3e4 ulp at 3, 5e7 ulp at 26): normal_cdf_pdf below uses its own
 //     rational erfcx instead.
