@@ -165,7 +165,7 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
 
       if (!g.direct_b) {
         auto pack_panel = [&](index_t p) {
-          pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + p * NR, std::min<index_t>(NR, nc - p * NR),
+          pack_b_panel<Arch, T, NR>(g.tb, B, ldb, pc, kc, jc + p * NR, std::min<index_t>(NR, nc - p * NR),
                               g.b_packed + p * NR * kc);
         };
         if constexpr (kParallel) {
@@ -224,7 +224,7 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
             }
             if (!TailMask<Arch, T>::kAvailable && g.direct_b && nr < NR &&
                 (b_in_place || b == nullptr)) {  // an N-tail panel: pack it once
-              pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + jr, nr, b_edge);
+              pack_b_panel<Arch, T, NR>(g.tb, B, ldb, pc, kc, jc + jr, nr, b_edge);
               b = b_edge;
               bks = NR;
               b_in_place = false;
