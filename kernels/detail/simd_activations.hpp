@@ -46,6 +46,9 @@ struct TanhAct {
   // so the subtraction loses nothing). xsimd's own version takes exp(2|x|) through its slow double exp.
   template <class B>
   static B value(const B& x) {
+    using T = typename B::value_type;
+    // Small pre-activations (|x| < 5/8 in every lane: the usual case for a residual branch) need no exponential.
+    if (xsimd::all(xsimd::abs(x) < B(T(0.625)))) return with_sign(small(x), x);
     return value_from(x, exp_nonpositive(B(-2) * xsimd::abs(x)));
   }
   // 1 - tanh²x = sech²x = 4e/(1+e)², e = exp(-2|x|): keeps its relative accuracy where 1 - t² rounds to 0.
@@ -64,27 +67,36 @@ struct TanhAct {
     const B d = B(1) + e;
     return B(4) * e / (d * d);
   }
+  // tanh |x| for |x| < 5/8
   template <class B>
-  static B value_from(const B& x, const B& e) {
+  static B small(const B& x) {
     using T = typename B::value_type;
     const B ax = xsimd::abs(x), z = x * x;
-    B small;
     if constexpr (std::is_same_v<T, double>) {  // Cephes tanh.c: relative error 2.2e-17 on [0, 5/8]
       const B p = xsimd::fma(xsimd::fma(B(-9.64399179425052238628e-1), z, B(-9.92877231001918586564e1)), z,
                              B(-1.61468768441708447952e3));
       const B q = xsimd::fma(xsimd::fma(z + B(1.12811678491632931402e2), z, B(2.23548839060100448583e3)), z,
                              B(4.84406305325125486048e3));
-      small = xsimd::fma(z * p / q, ax, ax);
+      return xsimd::fma(z * p / q, ax, ax);
     } else {  // Cephes tanhf.c
       const B p = xsimd::fma(
           xsimd::fma(xsimd::fma(xsimd::fma(B(-5.70498872745e-3f), z, B(2.06390887954e-2f)), z, B(-5.37397155531e-2f)), z,
                      B(1.33314422036e-1f)),
           z, B(-3.33332819422e-1f));
-      small = xsimd::fma(p * z, ax, ax);
+      return xsimd::fma(p * z, ax, ax);
     }
+  }
+  template <class B>
+  static B with_sign(const B& r, const B& x) {  // tanh's sign is x's (also for -0)
+    using T = typename B::value_type;
+    return xsimd::bitwise_or(r, xsimd::bitwise_and(x, B(T(-0.0))));
+  }
+  template <class B>
+  static B value_from(const B& x, const B& e) {
+    using T = typename B::value_type;
     const B large = xsimd::fma(B(-2), e / (B(1) + e), B(1));
-    const B r = xsimd::select(ax < B(T(0.625)), small, large);  // NaN: the comparison is false, large is NaN
-    return xsimd::bitwise_or(r, xsimd::bitwise_and(x, B(T(-0.0))));  // tanh's sign is x's (also for -0)
+    // NaN: the comparison is false and large is NaN
+    return with_sign(xsimd::select(xsimd::abs(x) < B(T(0.625)), small(x), large), x);
   }
 };
 
