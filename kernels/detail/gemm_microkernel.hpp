@@ -100,6 +100,12 @@ void micro_kernel(index_t kc, const T* __restrict a, index_t a_row_stride, index
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) store_c(c + i * ldc + v * W, v, va * acc[i][v]);
+  } else if (beta == T(1)) {  // accumulation (y = h + alpha V a, gradients): no multiply by one
+#pragma GCC unroll 64
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v)
+        store_c(c + i * ldc + v * W, v, xsimd::fma(va, acc[i][v], load_b(c_in + i * ldc_in + v * W, v)));
   } else {
     const V vb(beta);
 #pragma GCC unroll 64
