@@ -28,16 +28,21 @@ struct Finite {
   bool values = true, gradients = true;
 };
 Finite scan(const std::vector<Param*>& params, bool values, bool gradients) {
-  Finite f;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (i + detail::kPrefetchAhead < params.size()) {
-      if (values) detail::prefetch(params[i + detail::kPrefetchAhead]->value);
-      if (gradients) detail::prefetch(params[i + detail::kPrefetchAhead]->grad);
+  bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
+  detail::for_halves(params.size(), [&](std::size_t begin, std::size_t end) {
+    bool v = true, g = true;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + detail::kPrefetchAhead < end) {
+        if (values) detail::prefetch(params[i + detail::kPrefetchAhead]->value);
+        if (gradients) detail::prefetch(params[i + detail::kPrefetchAhead]->grad);
+      }
+      if (values) v = v && detail::all_finite(params[i]->value);
+      if (gradients) g = g && detail::all_finite(params[i]->grad);
     }
-    if (values) f.values = f.values && detail::all_finite(params[i]->value);
-    if (gradients) f.gradients = f.gradients && detail::all_finite(params[i]->grad);
-  }
-  return f;
+    bad_values[begin == 0 ? 0 : 1] = !v;
+    bad_gradients[begin == 0 ? 0 : 1] = !g;
+  });
+  return {!(bad_values[0] || bad_values[1]), !(bad_gradients[0] || bad_gradients[1])};
 }
 
 // Throws NonFiniteError naming the first parameter (registration order) whose value (or gradient) is not
