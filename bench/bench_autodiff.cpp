@@ -8,7 +8,13 @@
 // bench_autodiff.hpp,
 //   one thread. Counter GFLOPS counts the model's GEMMs only (not the recomputation). At L = 1024, f64, two
 //   variants: tapelab-recompute (ResidualStep::recompute, backward recomputes W h + b instead of reading it
-//   back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh, matmul, scale, add).
+//   back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh, matmul, scale, add); at
+//   L = 1024 also tapelab-2t: two threads, wall-clock time (same bits as one thread).
+// BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as X6 runs
+//   it: nn::ResidualNetwork with ResidualNetworkConfig::p4(16, 16, 32, 16, L, gelu_erf) (h_{k+1} = h_k +
+//   V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2, nn::GradientDescent with
+//   lr = 0.01 L on every W_k, V_k, through nn::train_step (so with its NaN/Inf checks). One thread; tapelab-2t
+//   rows two (wall-clock time).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -18,6 +24,11 @@
 #include "autodiff/autodiff.hpp"
 #include "bench_autodiff.hpp"
 #include "kernels/kernels.hpp"
+#include "nn/data.hpp"
+#include "nn/init.hpp"
+#include "nn/optim.hpp"
+#include "nn/residual_network.hpp"
+#include "nn/train.hpp"
 
 namespace tapelab::bench {
 namespace {
@@ -169,13 +180,41 @@ class TrainStepModel {
 };
 
 template <class T>
-void BM_TrainStepTapelab(benchmark::State& state, long d, long L, int mode) {
-  kernels::set_num_threads(1);
+void BM_TrainStepTapelab(benchmark::State& state, long d, long L, int mode, int threads) {
+  kernels::set_num_threads(threads);
   TrainStepModel<T> model(d, L);
   model.step(mode);  // warm-up: the arena reaches its size
   for (auto _ : state) benchmark::DoNotOptimize(model.step(mode));
   state.counters["GFLOPS"] =
       benchmark::Counter(train_step_flops(d, L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  kernels::set_num_threads(1);
+}
+
+// ---- P4 training step (experiment X6)
+// ------------------------------------------------------------------------------------------
+
+void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
+  kernels::set_num_threads(threads);
+  constexpr index_t q = 16, m = 32, n = 100;
+  constexpr double eta0 = 0.01;
+  nn::Rng rng(1);
+  const nn::Dataset data = nn::p4_gaussian_data(rng, n, q, q);
+  nn::ResidualNetwork net(nn::ResidualNetworkConfig::p4(q, q, m, q, std::size_t(L), Activation::gelu_erf), rng);
+  nn::ParamGroup residual{{}, double(L) * eta0};
+  for (nn::Param* p : net.parameters())
+    if (p->requires_grad) residual.params.push_back(p);  // every W_k, V_k; the embeddings are frozen
+  nn::GradientDescent gd({residual});
+  Tape<double> tape;
+  auto make_loss = [&](Tape<double>& tp) {
+    return nn::mean_squared_norm_loss(net.forward(tp, data.x), tp.constant(data.y));
+  };
+  long long iteration = 0;
+  nn::train_step(iteration++, tape, net, gd, make_loss);  // warm-up: the arena reaches its size
+  for (auto _ : state) benchmark::DoNotOptimize(nn::train_step(iteration++, tape, net, gd, make_loss));
+  // 6 GEMMs of q m n multiply-adds per layer (forward W h, V A; backward V^T G, G A^T, dZ h^T, W^T dZ).
+  state.counters["GFLOPS"] =
+      benchmark::Counter(double(L) * 6 * 2 * q * m * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  kernels::set_num_threads(1);
 }
 
 void register_all() {
@@ -186,18 +225,32 @@ void register_all() {
 #ifdef TAPELAB_HAVE_LIBTORCH
   register_libtorch_overhead();
 #endif
+  // tapelab-2t rows: two threads (the batch halves of residual_step run side by side; same bits as one thread),
+  // timed in wall-clock time.
+  for (long L : {128L, 1024L})
+    for (int threads : {1, 2}) {
+      const std::string name = std::string("BM_P4Step/") + (threads == 1 ? "tapelab" : "tapelab-2t") + "/f64/" +
+                               std::to_string(L);
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_P4StepTapelab, L, threads);
+      b->Unit(benchmark::kMillisecond);
+      if (threads > 1) b->UseRealTime();
+    }
   for (bool f64 : {false, true})
     for (long d : {16L, 64L})
       for (long L : {16L, 128L, 1024L}) {
         const std::string suffix =
             std::string(f64 ? "f64" : "f32") + "/" + std::to_string(d) + "/" + std::to_string(L);
-        for (int mode : {0, 1, 2}) {
-          if (mode != 0 && !(f64 && L == 1024)) continue;  // the variants only where the bars are set
-          static const char* const kImpl[] = {"tapelab/", "tapelab-recompute/", "tapelab-unfused/"};
+        for (int mode : {0, 1, 2, 3}) {
+          if (mode != 0 && !(f64 && L == 1024) && !(mode == 3 && L == 1024)) continue;  // variants where bars are set
+          static const char* const kImpl[] = {"tapelab/", "tapelab-recompute/", "tapelab-unfused/", "tapelab-2t/"};
           const std::string name = std::string("BM_TrainStep/") + kImpl[mode] + suffix;
-          auto* b = f64 ? benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<double>, d, L, mode)
-                        : benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<float>, d, L, mode);
+          const int threads = mode == 3 ? 2 : 1, model_mode = mode == 3 ? 0 : mode;
+          auto* b = f64 ? benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<double>, d, L, model_mode,
+                                                       threads)
+                        : benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<float>, d, L, model_mode,
+                                                       threads);
           b->Unit(benchmark::kMillisecond);
+          if (threads > 1) b->UseRealTime();
         }
 #ifdef TAPELAB_HAVE_LIBTORCH
         register_libtorch_train_step(f64, d, L);

@@ -21,6 +21,13 @@ void activation_forward(Activation a, index_t rows, index_t cols, const T* x, in
 template <class T>
 void activation_derivative(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, T* d, index_t ldd);
 
+// y = σ(x) and d = σ'(x) in one pass, the same bits as activation_forward and activation_derivative give, for
+// about the cost of one of them where the two share work (gelu_erf, gelu_tanh, sigmoid, softplus: one
+// exponential). y may be x itself (in place). What a layer keeps for backward instead of its pre-activation.
+template <class T>
+void activation_forward_with_derivative(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, T* y,
+                                        index_t ldy, T* d, index_t ldd);
+
 // dx = beta * dx + dy ⊙ σ'(x)   (beta is 0 to overwrite, 1 to accumulate; beta == 0 never reads dx)
 template <class T>
 void activation_backward(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, const T* dy,

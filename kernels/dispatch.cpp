@@ -119,6 +119,13 @@ void activation_derivative(Activation a, index_t r, index_t c, const T* x, index
   table<T>().activation_derivative(a, r, c, x, ldx, d, ldd);
 }
 template <class T>
+void activation_forward_with_derivative(Activation a, index_t r, index_t c, const T* x, index_t ldx, T* y,
+                                        index_t ldy, T* d, index_t ldd) {
+  assert(shape_ok(r, c, ldx) && shape_ok(r, c, ldy) && shape_ok(r, c, ldd));
+  TAPELAB_EW_CHECK(r, c);
+  table<T>().activation_forward_with_derivative(a, r, c, x, ldx, y, ldy, d, ldd);
+}
+template <class T>
 void activation_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy, index_t lddy,
                          T beta, T* dx, index_t lddx) {
   assert(shape_ok(r, c, ldx) && shape_ok(r, c, lddy) && shape_ok(r, c, lddx));
@@ -182,6 +189,8 @@ void random_uniform(std::uint64_t key, std::uint64_t stream, std::uint64_t first
   template void row_sums<T>(index_t, index_t, const T*, index_t, T, T*);                                         \
   template void activation_forward<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t);             \
   template void activation_derivative<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t);          \
+  template void activation_forward_with_derivative<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t, \
+                                                      T*, index_t);                                              \
   template void activation_backward<T>(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, \
                                        index_t);                                                                 \
   template void activation_backward_from_output<T>(Activation, index_t, index_t, const T*, index_t, const T*,      \

@@ -1,5 +1,6 @@
 #pragma once
-// GEMM: C = act(alpha * op(A) * op(B) + beta * C + bias), row-major, float or double.
+// GEMM: C = act(alpha * op(A) * op(B) + beta * C + bias), row-major, float or double (beta may scale another
+// matrix instead of C: GemmEpilogue::c_in).
 //
 //   op(A) is M x K, op(B) is K x N, C is M x N.
 //   A is stored M x K (lda >= K) when ta == N, and K x M (lda >= M) when ta == T; likewise B.
@@ -20,7 +21,7 @@ enum class Bias : unsigned char {
   per_col,  // bias has N entries: C[i, j] += bias[j]  (a row vector broadcast down columns)
 };
 
-// Optional fused epilogue, applied to each output tile while it is still in cache.
+// Optional fused epilogue, applied to the output while it is still in cache.
 template <class T>
 struct GemmEpilogue {
   const T* bias = nullptr;
@@ -29,6 +30,15 @@ struct GemmEpilogue {
   // If set, receives Z = alpha*op(A)*op(B) + beta*C + bias before the activation (what backward needs).
   T* pre_activation = nullptr;
   index_t ld_pre_activation = 0;
+  // If set, receives act'(Z), computed with act(Z) in one pass (activation_forward_with_derivative): what a
+  // layer keeps for backward instead of Z when act' cannot be read off act(Z) (gelu, softplus).
+  T* derivative = nullptr;
+  index_t ld_derivative = 0;
+  // If set, beta scales this M x N matrix instead of C: C = act(alpha op(A) op(B) + beta c_in + bias). Out-of-
+  // place accumulation, so that y = h + alpha V a needs no copy of h into y first. It may be C itself; it must
+  // not otherwise overlap C.
+  const T* c_in = nullptr;
+  index_t ld_c_in = 0;
 };
 
 template <class T>

@@ -24,11 +24,13 @@ void gemm(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, const T*
     for (index_t j = 0; j < N; ++j) {
       T acc = 0;
       for (index_t k = 0; k < K; ++k) acc += at(ta, A, lda, i, k) * at(tb, B, ldb, k, j);
-      T z = alpha * acc + (beta == T(0) ? T(0) : beta * C[i * ldc + j]);
+      const T* c_in = ep != nullptr && ep->c_in != nullptr ? ep->c_in + i * ep->ld_c_in + j : C + i * ldc + j;
+      T z = alpha * acc + (beta == T(0) ? T(0) : beta * *c_in);
       if (ep != nullptr) {
         if (ep->bias_mode == Bias::per_row) z += ep->bias[i];
         if (ep->bias_mode == Bias::per_col) z += ep->bias[j];
         if (ep->pre_activation != nullptr) ep->pre_activation[i * ep->ld_pre_activation + j] = z;
+        if (ep->derivative != nullptr) ep->derivative[i * ep->ld_derivative + j] = scalar::derivative(ep->activation, z);
         z = scalar::activate(ep->activation, z);
       }
       C[i * ldc + j] = z;
@@ -98,6 +100,16 @@ template <class T>
 void activation_derivative(Activation a, index_t r, index_t c, const T* x, index_t ldx, T* d, index_t ldd) {
   for (index_t i = 0; i < r; ++i)
     for (index_t j = 0; j < c; ++j) d[i * ldd + j] = scalar::derivative(a, x[i * ldx + j]);
+}
+template <class T>
+void activation_forward_with_derivative(Activation a, index_t r, index_t c, const T* x, index_t ldx, T* y,
+                                        index_t ldy, T* d, index_t ldd) {
+  for (index_t i = 0; i < r; ++i)
+    for (index_t j = 0; j < c; ++j) {
+      const T v = x[i * ldx + j];  // read before the writes: y may be x
+      y[i * ldy + j] = scalar::activate(a, v);
+      d[i * ldd + j] = scalar::derivative(a, v);
+    }
 }
 template <class T>
 void activation_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy, index_t lddy,

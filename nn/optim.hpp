@@ -34,6 +34,9 @@ class Optimizer {
   explicit Optimizer(std::vector<ParamGroup> groups);
   virtual ~Optimizer() = default;
   virtual void step() = 0;
+  // step(), then true if every value it updated is finite (nn::train_step's check after the update). The
+  // default checks in a second sweep; GradientDescent updates and checks in one.
+  virtual bool step_and_check_finite();
   void zero_grad();
   std::vector<ParamGroup>& groups() { return groups_; }
   // The optimiser's state tensors in a fixed order, and its step count (checkpoints save and restore both).
@@ -54,6 +57,10 @@ class GradientDescent : public Optimizer {
  public:
   using Optimizer::Optimizer;
   void step() override;
+  bool step_and_check_finite() override;
+
+ private:
+  bool sweep(bool check);  // the update, and (if check) whether the updated values are finite
 };
 
 class Momentum : public Optimizer {

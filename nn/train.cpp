@@ -1,7 +1,11 @@
 #include "nn/train.hpp"
 
+#include "nn/finite.hpp"
+
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
+
 
 namespace tapelab::nn {
 namespace {
@@ -19,7 +23,32 @@ std::string first_non_finite(const Tensor<double>& t, double& value) {
   return {};
 }
 
-void check_parameters(long long iteration, Module& module, bool gradients) {
+// Are all values (if `values`) and all gradients (if `gradients`) of the parameters finite? One sweep.
+struct Finite {
+  bool values = true, gradients = true;
+};
+Finite scan(const std::vector<Param*>& params, bool values, bool gradients) {
+  bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
+  detail::for_halves(params.size(), [&](std::size_t begin, std::size_t end) {
+    bool v = true, g = true;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + detail::kPrefetchAhead < end) {
+        if (values) detail::prefetch(params[i + detail::kPrefetchAhead]->value);
+        if (gradients) detail::prefetch(params[i + detail::kPrefetchAhead]->grad);
+      }
+      if (values) v = v && detail::all_finite(params[i]->value);
+      if (gradients) g = g && detail::all_finite(params[i]->grad);
+    }
+    bad_values[begin == 0 ? 0 : 1] = !v;
+    bad_gradients[begin == 0 ? 0 : 1] = !g;
+  });
+  return {!(bad_values[0] || bad_values[1]), !(bad_gradients[0] || bad_gradients[1])};
+}
+
+// Throws NonFiniteError naming the first parameter (registration order) whose value (or gradient) is not
+// finite. Only called once a scan found one: named_parameters() builds a string per parameter, which on a deep
+// network would cost more than the scan itself.
+[[noreturn]] void report_first_bad(long long iteration, Module& module, bool gradients) {
   for (const NamedParameter& np : module.named_parameters()) {
     double bad = 0.0;
     const std::string where = first_non_finite(gradients ? np.parameter->grad : np.parameter->value, bad);
@@ -30,6 +59,11 @@ void check_parameters(long long iteration, Module& module, bool gradients) {
       throw NonFiniteError(iteration, msg.str());
     }
   }
+  throw std::logic_error("report_first_bad: no non-finite entry after all");
+}
+
+void check_values(long long iteration, Module& module) {
+  if (!scan(module.parameters(), true, false).values) report_first_bad(iteration, module, false);
 }
 
 }  // namespace
@@ -40,14 +74,16 @@ void check_finite(long long iteration, double loss, Module& module) {
     msg << "iteration " << iteration << ": loss is " << loss;
     // Name the first bad parameter too when there is one (the usual cause of a bad loss).
     try {
-      check_parameters(iteration, module, false);
+      check_values(iteration, module);
     } catch (const NonFiniteError& e) {
       msg << "; " << e.what();
     }
     throw NonFiniteError(iteration, msg.str());
   }
-  check_parameters(iteration, module, false);
-  check_parameters(iteration, module, true);
+  // Values before gradients, as the messages promise: a bad value is reported even if a gradient is bad too.
+  const Finite f = scan(module.parameters(), true, true);
+  if (!f.values) report_first_bad(iteration, module, false);
+  if (!f.gradients) report_first_bad(iteration, module, true);
 }
 
 double train_step(long long iteration, Tape<double>& tape, Module& module, Optimizer& optimizer,
@@ -58,8 +94,9 @@ double train_step(long long iteration, Tape<double>& tape, Module& module, Optim
   const double value = loss.item();
   if (std::isfinite(value)) tape.backward(loss);
   check_finite(iteration, value, module);
-  optimizer.step();
-  check_parameters(iteration, module, false);
+  // The update and the check of the updated values in one sweep where the optimizer can (GradientDescent). Only
+  // what the optimizer changed can have become non-finite; the rest was checked above.
+  if (!optimizer.step_and_check_finite()) check_values(iteration, module);
   return value;
 }
 

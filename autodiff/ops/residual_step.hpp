@@ -6,11 +6,14 @@
 //                                                   identity, then m == d), alpha and gamma constants
 //                                                   (gamma: P4 eq. (3)'s 1/sqrt(q) inside the activation)
 //
-// Forward is one GEMM with the fused epilogue (bias + activation, keeping the pre-activation Z for backward),
-// a copy of h and a second GEMM accumulating into it. Backward is hand-written (G = dL/dout):
+// Forward is a GEMM for Z (bias in its epilogue), one pass computing A = act(Z) and, when act' cannot be read
+// off A, D = act'(Z) for backward, and a second GEMM that reads h and writes h + alpha V A to the output (no copy
+// of h). Samples are independent, so a batch of 64 or more columns runs as two halves, on two threads when the
+// kernels have them, with the same bits either way (autodiff/batch_parts.hpp). Backward is hand-written
+// (G = dL/dout):
 //     dA = alpha V^T G             (A = act(Z); without V: dA = alpha G)
 //     dV += alpha G A^T
-//     dZ = dA ⊙ act'(Z)
+//     dZ = dA ⊙ act'(Z)                 (act'(Z) = D as kept, or read off A)
 //     db += row sums of dZ
 //     dW += gamma dZ h^T
 //     dh += G + gamma W^T dZ             (G's buffer is handed on to dh when it is not retained: no copy)
@@ -29,8 +32,8 @@ struct ResidualStep {
   T alpha = T(1);  // e.g. 1/L, L^{-1/2}
   T gamma = T(1);  // scale of W h inside the activation, e.g. P4's 1/sqrt(q)
   kernels::Activation act = kernels::Activation::tanh;
-  // Memory policy. false: forward keeps Z (and A when V is present) on the tape for backward, 2 m x B per
-  // layer. true: forward keeps nothing but its output; backward recomputes Z and A with the same fused GEMM
+  // Memory policy. false: forward keeps act'(Z) and/or A = act(Z) on the tape for backward, up to 2 m x B per
+  // layer. true: forward keeps nothing but its output; backward recomputes them with the same fused GEMM
   // (bitwise the same values), which costs one more GEMM per layer (forward flops + 1/3) but cuts the tape's
   // memory per layer from d + 2m to d columns of B, and its memory traffic with it: the choice for very deep
   // nets, and faster whenever the stored activations would not fit in cache.

@@ -27,6 +27,7 @@
 #include "kernels/detail/gemm_pack.hpp"
 #include "kernels/detail/simd_activations.hpp"
 #include "kernels/detail/simd_elementwise.hpp"
+#include "kernels/detail/simd_mask.hpp"
 #include "kernels/gemm.hpp"
 
 namespace tapelab::kernels::detail {
@@ -34,6 +35,9 @@ namespace {
 
 // Below this many multiply-adds a GEMM runs on one thread (waking the team costs more than it saves).
 constexpr index_t kGemmParallelMacs = index_t(1) << 21;
+
+// A C of at most this many elements (256 KB of doubles: well inside L2) gets its epilogue in one pass at the end.
+constexpr index_t kEpilogueAtEndElements = index_t(1) << 15;
 
 // A growable 64-byte-aligned scratch buffer, one per thread and role: after the first call of a given size no
 // GEMM allocates (the autodiff tape relies on this for its allocation-free training step).
@@ -60,7 +64,7 @@ void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
     for (index_t j = 0; j < n; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
 }
 
-// Fused epilogue on an m x n tile of C at (i0, j0): add the bias, keep the pre-activation, apply σ.
+// Fused epilogue on an m x n tile of C at (i0, j0): add the bias, keep the pre-activation, apply σ (and σ').
 template <class Arch, class T>
 void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m, index_t n, T* C, index_t ldc) {
   T* tile = C + i0 * ldc + j0;
@@ -68,26 +72,42 @@ void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m
   if (ep.bias_mode == Bias::per_col) simd_add_row_vector<Arch, T>(m, n, ep.bias + j0, tile, ldc);
   if (ep.pre_activation != nullptr)
     simd_copy<Arch, T>(m, n, tile, ldc, ep.pre_activation + i0 * ep.ld_pre_activation + j0, ep.ld_pre_activation);
-  if (ep.activation != Activation::identity) simd_activation_forward<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc);
+  if (ep.derivative != nullptr)
+    simd_activation_forward_with_derivative<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc,
+                                                     ep.derivative + i0 * ep.ld_derivative + j0, ep.ld_derivative);
+  else if (ep.activation != Activation::identity)
+    simd_activation_forward<Arch, T>(ep.activation, m, n, tile, ldc, tile, ldc);
 }
 
-// Runs the micro-kernel on one tile; a partial tile (m < MR or n < NR) goes through a local buffer so the
-// kernel itself never needs a tail case.
+// Runs the micro-kernel on one tile of m <= MR rows and n <= NR columns. A full tile goes straight to C. A
+// partial one: with hardware masks, a tile of MR rows is computed and stored masked (one vector wide when
+// n <= W), b read in place; otherwise (or with fewer rows) it goes through a local buffer, so that the kernel
+// itself needs no row tail. Without masks, b must then be readable for all NR columns (a packed panel).
 template <class Arch, class T, int MR, bool kPackedA, bool kPackedB>
-void run_tile(index_t kc, const T* a, index_t ars, index_t aks, const T* b, index_t bks, T alpha, T beta, T* c,
-              index_t ldc, index_t m, index_t n) {
-  constexpr int NV = GemmBlocking<Arch, T>::NV, NR = NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+void run_tile(index_t kc, const T* a, index_t ars, index_t aks, const T* b, index_t bks, T alpha, T beta,
+              const T* c_in, index_t ldc_in, T* c, index_t ldc, index_t m, index_t n) {
+  constexpr int NV = GemmBlocking<Arch, T>::NV, W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
   if (m == MR && n == NR) {
-    micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, alpha, beta, c, ldc);
+    micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, alpha, beta, c_in, ldc_in, c, ldc);
     return;
   }
   alignas(64) T tmp[MR * NR];
-  micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, T(1), T(0), tmp, NR);
+  if constexpr (TailMask<Arch, T>::kAvailable) {
+    T* out = m == MR ? c : tmp;
+    const T al = m == MR ? alpha : T(1), be = m == MR ? beta : T(0);
+    const index_t ld = m == MR ? ldc : NR;
+    // (b's k stride passed at run time: a packed panel is NR wide even when the kernel is one vector wide.)
+    if (n <= W)
+      micro_kernel<Arch, T, MR, 1, kPackedA, false, true>(kc, a, ars, aks, b, bks, al, be, c_in, ldc_in, out, ld, n);
+    else
+      micro_kernel<Arch, T, MR, NV, kPackedA, false, true>(kc, a, ars, aks, b, bks, al, be, c_in, ldc_in, out, ld, n);
+    if (m == MR) return;
+  } else {
+    micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, T(1), T(0), nullptr, 0, tmp, NR);
+  }
   for (index_t i = 0; i < m; ++i)
-    for (index_t j = 0; j < n; ++j) {
-      T& out = c[i * ldc + j];
-      out = alpha * tmp[i * NR + j] + (beta == T(0) ? T(0) : beta * out);
-    }
+    for (index_t j = 0; j < n; ++j)
+      c[i * ldc + j] = alpha * tmp[i * NR + j] + (beta == T(0) ? T(0) : beta * c_in[i * ldc_in + j]);
 }
 
 // Everything one GEMM call needs, passed to the (possibly parallel) blocked loops.
@@ -101,9 +121,11 @@ struct GemmProblem {
   const T* B;
   index_t ldb;
   T beta;
+  const T* C_in;  // what beta scales: C itself, or GemmEpilogue::c_in
+  index_t ldc_in;
   T* C;
   index_t ldc;
-  const GemmEpilogue<T>* ep;
+  const GemmEpilogue<T>* ep;  // applied tile by tile (nullptr: none, or applied to all of C afterwards)
   bool direct_a, direct_b;  // read op(A) / op(B) in place instead of packing
   T* b_packed;              // the shared packed B block (unused when direct_b)
 };
@@ -135,12 +157,15 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
 
     for (index_t pc = 0; pc < K; pc += KC) {
       const index_t kc = std::min(KC, K - pc);
+      // The first depth block applies beta to C_in; later ones add to the partial sums already in C.
       const T beta_eff = pc == 0 ? g.beta : T(1);
+      const T* c_in_base = pc == 0 ? g.C_in : C;
+      const index_t ldc_in = pc == 0 ? g.ldc_in : ldc;
       const bool last = pc + kc == K;
 
       if (!g.direct_b) {
         auto pack_panel = [&](index_t p) {
-          pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + p * NR, std::min<index_t>(NR, nc - p * NR),
+          pack_b_panel<Arch, T, NR>(g.tb, B, ldb, pc, kc, jc + p * NR, std::min<index_t>(NR, nc - p * NR),
                               g.b_packed + p * NR * kc);
         };
         if constexpr (kParallel) {
@@ -178,20 +203,28 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
             bks = ldb;
             b_in_place = true;
           }
+          // With hardware masks an N-tail panel is read in place too (masked loads never read past column nr).
+          if (TailMask<Arch, T>::kAvailable && g.direct_b && nr < NR) {
+            b = B + pc * ldb + jc + jr;
+            bks = ldb;
+            b_in_place = true;
+          }
           for (index_t ir = 0; ir < mc; ir += MR) {
             const index_t mr = std::min<index_t>(MR, mc - ir);
             T* c = C + (ic + ir) * ldc + jc + jr;
+            const T* c_in = c_in_base + (ic + ir) * ldc_in + jc + jr;
             if (one_vector && g.direct_a && mr == MR) {
               const index_t row = ic + ir;
               const T* a = g.ta == Trans::N ? A + row * lda + pc : A + pc * lda + row;
               micro_kernel<Arch, T, MR, 1, false, false>(kc, a, g.ta == Trans::N ? lda : 1,
                                                           g.ta == Trans::N ? 1 : lda, B + pc * ldb + jc + jr, ldb,
-                                                          g.alpha, beta_eff, c, ldc);
+                                                          g.alpha, beta_eff, c_in, ldc_in, c, ldc);
               if (last && g.ep != nullptr) apply_epilogue<Arch, T>(*g.ep, ic + ir, jc + jr, mr, nr, C, ldc);
               continue;
             }
-            if (g.direct_b && nr < NR && (b_in_place || b == nullptr)) {  // an N-tail panel: pack it once
-              pack_b_panel<T, NR>(g.tb, B, ldb, pc, kc, jc + jr, nr, b_edge);
+            if (!TailMask<Arch, T>::kAvailable && g.direct_b && nr < NR &&
+                (b_in_place || b == nullptr)) {  // an N-tail panel: pack it once
+              pack_b_panel<Arch, T, NR>(g.tb, B, ldb, pc, kc, jc + jr, nr, b_edge);
               b = b_edge;
               bks = NR;
               b_in_place = false;
@@ -205,9 +238,10 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
                 a = a_edge;
               }
               if (b_in_place)
-                run_tile<Arch, T, MR, true, false>(kc, a, 1, MR, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, true, false>(kc, a, 1, MR, b, bks, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr,
+                                                   nr);
               else
-                run_tile<Arch, T, MR, true, true>(kc, a, 1, MR, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, true, true>(kc, a, 1, MR, b, NR, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr, nr);
             } else {
               // A read in place: op(A)[i, k] is A[i*lda + k] (N) or A[k*lda + i] (T).
               const index_t row = ic + ir;
@@ -215,9 +249,11 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
               const index_t ars = g.ta == Trans::N ? lda : 1;
               const index_t aks = g.ta == Trans::N ? 1 : lda;
               if (b_in_place)
-                run_tile<Arch, T, MR, false, false>(kc, a, ars, aks, b, bks, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, false, false>(kc, a, ars, aks, b, bks, g.alpha, beta_eff, c_in, ldc_in, c, ldc,
+                                                    mr, nr);
               else
-                run_tile<Arch, T, MR, false, true>(kc, a, ars, aks, b, NR, g.alpha, beta_eff, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, false, true>(kc, a, ars, aks, b, NR, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr,
+                                                   nr);
             }
             if (last && g.ep != nullptr) apply_epilogue<Arch, T>(*g.ep, ic + ir, jc + jr, mr, nr, C, ldc);
           }
@@ -234,19 +270,61 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
   }
 }
 
+// The tape's GEMMs: few rows (M a multiple of MR_direct, at most kDirectMaxMForB), one depth block (K <= KC),
+// op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
+// K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
+// transpose, via strides). The edge panel (N % NR columns) is one masked tile per row block; without hardware
+// masks the caller sends only N multiple of NR here.
+template <class Arch, class T>
+[[gnu::flatten]] void gemm_small(Trans ta, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
+                   index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
+  using Blk = GemmBlocking<Arch, T>;
+  constexpr int MR = Blk::MR_direct, NV = Blk::NV, W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
+  const index_t ars = ta == Trans::N ? lda : 1, aks = ta == Trans::N ? 1 : lda;
+  auto a_rows = [&](index_t i) { return ta == Trans::N ? A + i * lda : A + i; };
+  index_t j = 0;
+  for (; j + NR <= N; j += NR)
+    for (index_t i = 0; i < M; i += MR)
+      micro_kernel<Arch, T, MR, NV, false, false>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
+                                                  C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc);
+  if constexpr (TailMask<Arch, T>::kAvailable) {
+    if (j < N) {
+      const index_t n = N - j;
+      for (index_t i = 0; i < M; i += MR) {
+        if (n <= W)
+          micro_kernel<Arch, T, MR, 1, false, false, true>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
+                                                           C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc, n);
+        else
+          micro_kernel<Arch, T, MR, NV, false, false, true>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
+                                                            C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc, n);
+      }
+    }
+  }
+}
+
 template <class Arch, class T>
 void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
                  index_t ldb, T beta, T* C, index_t ldc, const GemmEpilogue<T>* ep) {
   using Blk = GemmBlocking<Arch, T>;
   constexpr int NR = Blk::NV * static_cast<int>(xsimd::batch<T, Arch>::size);
 
-  if (K == 0 || alpha == T(0)) {  // nothing to multiply: C = beta * C, then the epilogue
+  // What beta scales (GemmEpilogue::c_in, else C). The paths other than the blocked loops first copy it into C.
+  const bool separate_c_in = ep != nullptr && ep->c_in != nullptr && ep->c_in != C && beta != T(0);
+  const T* C_in = separate_c_in ? ep->c_in : C;
+  const index_t ldc_in = separate_c_in ? ep->ld_c_in : ldc;
+  auto c_in_into_c = [&] {
+    if (separate_c_in) simd_copy<Arch, T>(M, N, C_in, ldc_in, C, ldc);
+  };
+
+  if (K == 0 || alpha == T(0)) {  // nothing to multiply: C = beta * C_in, then the epilogue
+    c_in_into_c();
     scale_c(M, N, beta, C, ldc);
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
     return;
   }
 
   if (M == 1 || N == 1) {  // one row or column: vector loops, no tiles (see gemm_gemv.hpp)
+    c_in_into_c();
     gemm_gemv<Arch, T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch<T, 4>(K));
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
     return;
@@ -258,6 +336,7 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   // A * B^T with few rows and columns: dot products, nothing packed (see gemm_dot.hpp).
   if (ta == Trans::N && tb == Trans::T && M <= Blk::kDotMaxMN && N <= Blk::kDotMaxMN &&
       K >= 4 * index_t(xsimd::batch<T, Arch>::size)) {
+    c_in_into_c();
     gemm_dot<Arch, T>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
     return;
@@ -265,12 +344,26 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
 
   const bool direct_a = M <= Blk::kDirectMaxM;            // read A in place
   const bool direct_b = M <= Blk::kDirectMaxMForB && tb == Trans::N;  // read B in place (rows of op(B) contiguous)
+  // A small C (the tape's layers) takes its epilogue in one pass after the multiplication, while it is still in
+  // cache: one long span instead of a call per tile (each with a partial row at the N edge). A large C takes it
+  // tile by tile, before the tile leaves the cache.
+  const bool epilogue_at_end = ep != nullptr && M * N <= kEpilogueAtEndElements;
+
+  if (direct_b && !parallel && M % Blk::MR_direct == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end) &&
+      (TailMask<Arch, T>::kAvailable || N % NR == 0)) {
+    gemm_small<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
+    if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
+    return;
+  }
 
   const index_t kc_max = std::min(K, Blk::KC);
   const index_t nc_max = std::min(N, Blk::NC);
   // The shared packed B block belongs to the calling thread (so concurrent GEMMs from different threads are safe).
   T* b_packed = direct_b ? nullptr : scratch<T, 0>(((nc_max + NR - 1) / NR) * NR * kc_max);
-  const GemmProblem<T> prob{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, direct_a, direct_b, b_packed};
+  const GemmProblem<T> prob{ta,     tb,  M,  N,   K,
+                            alpha,  A,   lda, B,  ldb,
+                            beta,   C_in, ldc_in, C, ldc,
+                            epilogue_at_end ? nullptr : ep, direct_a, direct_b, b_packed};
   // The direct path uses a tile height that divides the ResNet widths; the packed path the one that is fastest.
   if (parallel) {
     auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, true> : &gemm_blocked<Arch, T, Blk::MR, true>;
@@ -280,6 +373,7 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
     auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, false> : &gemm_blocked<Arch, T, Blk::MR, false>;
     run(prob, 1);
   }
+  if (epilogue_at_end) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
 }
 
 }  // namespace

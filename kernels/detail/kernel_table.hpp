@@ -28,6 +28,8 @@ struct KernelTable {
   void (*row_sums)(index_t, index_t, const T*, index_t, T, T*);
   void (*activation_forward)(Activation, index_t, index_t, const T*, index_t, T*, index_t);
   void (*activation_derivative)(Activation, index_t, index_t, const T*, index_t, T*, index_t);
+  void (*activation_forward_with_derivative)(Activation, index_t, index_t, const T*, index_t, T*, index_t, T*,
+                                             index_t);
   void (*activation_backward)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, index_t);
   void (*activation_backward_from_output)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*,
                                           index_t);

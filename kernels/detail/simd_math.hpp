@@ -3,23 +3,23 @@
 // exponential of a large positive number, no 1 - σ or 1 + tanh cancellation, NaN in gives NaN out.
 //
 // Why not xsimd's own functions everywhere (measured against long double, xsimd 8.1):
-//   - xsimd::exp, expm1, log1p, tanh are within 2 ulp in float and double, and saturate cleanly: used as is
-//     (exp flushes results below the smallest normal to 0, which no activation here can notice).
+//   - xsimd::expm1, log1p are within 2 ulp in float and double, and saturate cleanly: used as is.
+//   - xsimd::exp (and tanh, which calls it) is as accurate, but its double version is slow without AVX512DQ
+//     (see exp_nonpositive); tanh is rebuilt on exp_nonpositive (simd_activations.hpp).
 //   - xsimd::erf/erfc in double are off by up to ~70 ulp near |t| = 2.2 and ~24 ulp near 0, and erfc loses
-//     relative accuracy entirely past 2.2 (3e4 ulp at 3, 5e7 ulp at 26): normal_cdf below sums a series
-//     instead.
+//     relative accuracy entirely past 2.2 (3e4 ulp at 3, 5e7 ulp at 26): normal_cdf_pdf below uses its own
+//     rational erfcx instead.
 //
 // B is an xsimd::batch<T, Arch>, so every function here is a template over the architecture and, in the
 // unnamed namespace, private to its translation unit (see scalar_math.hpp).
+#include <cstddef>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/scalar_math.hpp"
 
 namespace tapelab::kernels::detail {
 namespace {
-
-template <class T>
-constexpr T kInvSqrtPi = T(0.5641895835477562869);  // 1/sqrt(pi); 1/sqrt(2), 1/sqrt(2 pi) from scalar_math.hpp
 
 // Logistic sigmoid from e = exp(-|x|) in [0, 1]: 1/(1+e) for x >= 0, e/(1+e) for x < 0.
 template <class B>
@@ -34,83 +34,147 @@ B sigmoid_slope_from(const B& e) {
   return e / (d * d);
 }
 
-// The erf power series with positive terms (Abramowitz & Stegun 7.1.6):
-//   erf(t) = 2/sqrt(pi) e^{-t²} t sum_{n>=0} c_n (t²)^n,   c_n = 2^n / (1·3·5···(2n+1)).
-// No cancellation, so a Horner sum of kTerms terms is good to a few ulp for |t| < kLimit (terms needed for a
-// relative tail below eps/2 at t = kLimit, checked with mpmath: 60 in double at 4, 30 in float at 3).
-template <class T>
-struct ErfSeries;
-// Past kTailZero, erfc is below the smallest normal; xsimd::erfc returns NaN for |t| near the overflow of t².
-template <>
-struct ErfSeries<double> {
-  static constexpr int kTerms = 60;
-  static constexpr double kLimit = 4.0;
-  static constexpr double kTailZero = 27.0;
-};
-template <>
-struct ErfSeries<float> {
-  static constexpr int kTerms = 30;
-  static constexpr float kLimit = 3.0f;
-  static constexpr float kTailZero = 10.0f;
-};
-
-// c_n computed in long double at compile time (11 spare bits over 60 products), then rounded once; padded
-// with zeros to a multiple of 4 terms for the four-chain evaluation below.
-template <class T>
-struct ErfSeriesCoefficients {
-  static constexpr int kPadded = (ErfSeries<T>::kTerms + 3) / 4 * 4;
-  T c[kPadded];
-  constexpr ErfSeriesCoefficients() : c{} {
-    long double a = 1.0L;
-    for (int n = 0; n < ErfSeries<T>::kTerms; ++n) {
-      c[n] = static_cast<T>(a);
-      a *= 2.0L / (2 * n + 3);
-    }
-  }
-};
-template <class T>
-constexpr ErfSeriesCoefficients<T> kErfSeriesCoefficients{};
-
-// sum_n c_n u^n as four interleaved Horner chains in w = u^4 (chain k holds c_k, c_{k+4}, ...): one chain of
-// 60 dependent FMAs would leave the FMA units waiting on latency; four chains of 15 keep them busy. All terms
-// stay positive, so the split costs no accuracy.
+// x * y + z rounded once, guaranteed. xsimd 8.1 has no avx512f fma: its generic fallback is x * y + z, which
+// GCC contracts into an FMA only when it sees fit (next to a plain x * x it was seen to reuse the rounded
+// product instead, in float). So AVX-512 calls the intrinsic. (SSE2 has no FMA: there this is x * y + z.)
 template <class B>
-B erf_series(const B& u) {
+B fma_exact(const B& x, const B& y, const B& z) {
   using T = typename B::value_type;
-  using Coefficients = ErfSeriesCoefficients<T>;
-  const auto& c = kErfSeriesCoefficients<T>.c;
-  const B u2 = u * u;
-  const B w = u2 * u2;
-  constexpr int top = Coefficients::kPadded - 4;
-  B p0(c[top]), p1(c[top + 1]), p2(c[top + 2]), p3(c[top + 3]);
-  for (int m = top - 4; m >= 0; m -= 4) {
-    p0 = xsimd::fma(p0, w, B(c[m]));
-    p1 = xsimd::fma(p1, w, B(c[m + 1]));
-    p2 = xsimd::fma(p2, w, B(c[m + 2]));
-    p3 = xsimd::fma(p3, w, B(c[m + 3]));
+  if constexpr (std::is_same_v<typename B::arch_type, xsimd::avx512f>) {
+    if constexpr (std::is_same_v<T, double>) return B(_mm512_fmadd_pd(x, y, z));
+    else return B(_mm512_fmadd_ps(x, y, z));
+  } else {
+    return xsimd::fma(x, y, z);
   }
-  return xsimd::fma(u2, xsimd::fma(u, p3, p2), xsimd::fma(u, p1, p0));
 }
 
-// Standard normal cdf Φ(x) = (1 + erf(x/√2))/2 and density φ(x) = exp(-x²/2)/√(2π), as gelu_erf needs both.
-// Absolute error of Φ within a few eps. Beyond the series range the tail comes from xsimd::erfc: its relative
-// error there is poor, but the tail is below 1e-8 (double) / 2e-5 (float), so Φ stays accurate in absolute
-// terms, which is what x Φ(x) needs.
+// exp(y) for y <= 0 (or NaN), the only exponentials the activations here take: results in [0, 1], so no
+// overflow path. Written out instead of xsimd::exp because xsimd 8.1's double version converts k = round(y/ln2)
+// to a 64-bit integer, which without AVX512DQ (we compile -mavx512f only) is done lane by lane with scalar
+// vcvttsd2si: 8 scalar conversions per batch made exp the slowest part of every double activation. Here k
+// never leaves floating point: adding the shifter 1.5 * 2^52 rounds y/ln2 to an integer held in the low
+// mantissa bits, and shifting those bits into the exponent field builds 2^k with integer SIMD ops.
+//   y = k ln2 + r, |r| <= ln2/2 (Cody-Waite with a two-part ln2), exp(r) by a minimax polynomial (degree 11
+//   in double, error 3e-18; degree 6 in float, 2e-9; scripts/fit_activation_math.py), times 2^k.
+// Measured against long double over [-708, 0]: within 0.93 ulp. Results below the smallest normal are flushed
+// to 0 (y < -708.39 in double, -87.3 in float), as xsimd::exp does; -inf gives 0 and NaN stays NaN.
+template <class T>
+struct ExpNonpositive;
+template <>
+struct ExpNonpositive<double> {
+  static constexpr double kShifter = 0x1.8p52, kLimit = -708.3964185322641;  // ln(smallest normal)
+  // fdlibm's split of ln2: kLn2Hi has 32 significant bits, so k kLn2Hi is exact even without an FMA (SSE2).
+  static constexpr double kInvLn2 = 0x1.71547652b82fep0, kLn2Hi = 0x1.62e42feep-1, kLn2Lo = 0x1.a39ef35793c76p-33;
+  static constexpr int kMantissaBits = 52, kBias = 1023;
+  static constexpr double c[] = {1.0,
+                                 1.0,
+                                 0.5000000000000018570284,
+                                 0.1666666666666668094774,
+                                 0.04166666666648666122336,
+                                 0.008333333333319490317674,
+                                 0.001388888895269651565688,
+                                 0.000198412698903406652987,
+                                 0.0000248014850741051167049,
+                                 0.000002755724060466389582264,
+                                 2.763279054211718099789e-7,
+                                 2.511015364692893138369e-8};
+};
+template <>
+struct ExpNonpositive<float> {
+  static constexpr float kShifter = 0x1.8p23f, kLimit = -87.33654475f;
+  static constexpr float kInvLn2 = 0x1.715476p0f, kLn2Hi = 0x1.62e4p-1f, kLn2Lo = 0x1.7f7d1cp-20f;  // 16 bits
+  static constexpr int kMantissaBits = 23, kBias = 127;
+  static constexpr float c[] = {1.0f,          1.00000003794f, 0.50000000474f, 0.166664145072f,
+                                0.0416663516384f, 0.00837521020087f, 0.00139412131f};
+};
+
+// c[0] + c[1] x + ... + c[N-1] x^{N-1} by Horner's rule with FMAs.
+template <class B, class T, std::size_t N>
+B horner(const B& x, const T (&c)[N]) {
+  B r(c[N - 1]);
+  for (std::size_t i = N - 1; i-- > 0;) r = xsimd::fma(r, x, B(c[i]));
+  return r;
+}
+
+template <class B>
+B exp_nonpositive(const B& y) {
+  using T = typename B::value_type;
+  using E = ExpNonpositive<T>;
+  using I = xsimd::as_integer_t<B>;
+  using IT = typename I::value_type;
+  const B kd = xsimd::fma(y, B(E::kInvLn2), B(E::kShifter));  // k + shifter, exactly (|k| < 2^22)
+  const B k = kd - B(E::kShifter);
+  const B r = xsimd::fma(k, B(-E::kLn2Lo), xsimd::fma(k, B(-E::kLn2Hi), y));
+  // k in the low mantissa bits of kd: shifted into the exponent field and biased, they are 2^k (k >= -bias + 1
+  // wherever y >= kLimit; below, the select discards the value).
+  const I bits = (xsimd::bitwise_cast<I>(kd) << E::kMantissaBits) + I(IT(E::kBias) << E::kMantissaBits);
+  const B e = horner(r, E::c) * xsimd::bitwise_cast<B>(bits);
+  return xsimd::select(y < B(E::kLimit), B(T(0)), e);  // false for NaN: NaN stays NaN
+}
+
+// The scaled complementary error function erfcx(s) = e^{s²} erfc(s) on s in [0, kMax], as one rational
+// function P(s)/Q(s) fitted for minimal relative error (scripts/fit_activation_math.py): degrees 9/10 in double
+// (fit error 5e-17), 4/5 in float (5e-9). All coefficients are positive, so neither sum cancels for s >= 0.
+// Past kMax, e^{-s²} is below the smallest normal and erfc(s) = e^{-s²} erfcx(s) is 0 whatever erfcx is; the
+// caller clamps s to kMax so that P/Q never sees inf/inf. P is stored halved: P/Q = erfcx / 2, the factor of
+// Φ(-s√2) = erfc(s)/2, at no extra rounding.
+template <class T>
+struct HalfErfcx;
+template <>
+struct HalfErfcx<double> {
+  static constexpr double kMax = 27.0;
+  static constexpr double p[] = {0.5 * 1.0,
+                                 0.5 * 2.190264157152981,
+                                 0.5 * 2.373299716481967,
+                                 0.5 * 1.6338018927151006,
+                                 0.5 * 0.7797498077655008,
+                                 0.5 * 0.26646124133652527,
+                                 0.5 * 0.06519029942993078,
+                                 0.5 * 0.011048144214039027,
+                                 0.5 * 0.0011858865531242254,
+                                 0.5 * 6.231733022101459e-05};
+  static constexpr double q[] = {1.0,
+                                 3.31864332424848,
+                                 5.117987706585169,
+                                 4.842442052080971,
+                                 3.122331490786138,
+                                 1.4387929151177612,
+                                 0.4820261924442948,
+                                 0.11659776172761488,
+                                 0.01963755305686588,
+                                 0.002101929187770569,
+                                 0.00011045459192874382};
+};
+template <>
+struct HalfErfcx<float> {
+  static constexpr float kMax = 9.5f;
+  static constexpr float p[] = {0.5f * 1.000000004962528f, 0.5f * 1.2334877221499065f, 0.5f * 0.7264635592016879f,
+                                0.5f * 0.22677419953370034f, 0.5f * 0.032285348437391295f};
+  static constexpr float q[] = {1.0f, 2.361867404919685f, 2.391537070660504f, 1.3157743678533813f,
+                                0.4019757323619289f, 0.05722350136693589f};
+};
+
+// Standard normal cdf Φ(x) and density φ(x) = e^{-x²/2}/√(2π), as gelu_erf needs both, from one exponential:
+//   e = exp(-x²/2), x² split exactly as hi + lo (an FMA recovers the rounding error lo; without FMA, on SSE2,
+//   lo is 0), so that e keeps its relative accuracy in the tails where x²/2 is large (e = exp(-hi/2)(1 - lo/2));
+//   Φ(-|x|) = erfc(|x|/√2)/2 = e erfcx(|x|/√2)/2, and Φ(|x|) = 1 - Φ(-|x|).
+// One formula over the whole line, no branches: the only cancellation is in 1 - Φ(-|x|) for x > 0, which costs
+// nothing in absolute terms (Φ is within 1 of 1 there). Measured against long double erfc: Φ within 1 eps
+// absolute everywhere; for x < 0 within ~5 ulp relative for |x| < 2 and ~10 ulp out to x = -37 (rounding in
+// the Horner sums), so the lower tail is accurate in relative terms too, down to the smallest normal. NaN in,
+// NaN out; x = ±inf gives Φ = 1 or 0 and φ = 0.
 template <class B>
 void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
   using T = typename B::value_type;
-  const B t = x * B(scalar::kInvSqrt2<T>);
-  const B u = t * t;
-  const B e = xsimd::exp(-u);
+  using R = HalfErfcx<T>;
+  const B hi = x * x;
+  const B lo = fma_exact(x, x, -hi);  // x² - hi exactly (NaN when x² overflows; then e0 = 0 and it is unused)
+  const B e0 = exp_nonpositive(B(T(-0.5)) * hi);
+  const B e = xsimd::select(e0 > B(T(0)), xsimd::fma(e0, B(T(-0.5)) * lo, e0), e0);
   pdf = e * B(scalar::kInvSqrt2Pi<T>);
-  cdf = B(T(0.5)) + B(kInvSqrtPi<T>) * t * e * erf_series(u);
-  const auto in_series = xsimd::abs(t) < B(ErfSeries<T>::kLimit);  // false for NaN: the erfc branch keeps it
-  if (!xsimd::all(in_series)) {
-    const B at = xsimd::abs(t);
-    const B upper =
-        xsimd::select(at > B(ErfSeries<T>::kTailZero), B(0), B(T(0.5)) * xsimd::erfc(at));  // 1 - Φ(|x|)
-    cdf = xsimd::select(in_series, cdf, xsimd::select(t > B(0), B(1) - upper, upper));
-  }
+  const B s = xsimd::min(xsimd::abs(x) * B(scalar::kInvSqrt2<T>), B(R::kMax));
+  const B lower = e * (horner(s, R::p) / horner(s, R::q));  // Φ(-|x|)
+  cdf = xsimd::select(x > B(T(0)), B(T(1)) - lower, lower);  // NaN: x > 0 is false, lower is NaN
 }
 
 }  // namespace

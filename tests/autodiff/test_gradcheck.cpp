@@ -5,11 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <set>
 #include <vector>
 
 #include "autodiff/autodiff.hpp"
+#include "autodiff/batch_parts.hpp"
 #include "autodiff_test_util.hpp"
 
 namespace tapelab {
@@ -51,6 +53,11 @@ std::vector<Shape> residual_shapes(Dims dims, bool has_v, bool has_b) {
 template <bool V, bool Bias>
 std::vector<Shape> residual_shapes_t(Dims dims) {
   return residual_shapes(dims, V, Bias);
+}
+// A batch of 64 + n columns: residual_step then cuts it in two parts (autodiff/batch_parts.hpp), one of them odd.
+template <bool V, bool Bias>
+std::vector<Shape> residual_shapes_split_t(Dims dims) {
+  return residual_shapes(Dims{dims.m, dims.k, 2 * kMinBatchPartColumns + dims.n}, V, Bias);
 }
 using ShapeFn = std::vector<Shape> (*)(Dims);
 ShapeFn residual_shape_fn(bool has_v, bool has_b) {
@@ -142,6 +149,12 @@ std::vector<OpCheck> make_op_checks() {
                      [=](Tape<double>&, Args a) {
                        return residual_step(a[0], residual_args(a, act, has_v, has_b, /*recompute=*/true));
                      }});
+        if (has_v == has_b)  // two of the four variants: a batch cut in parts, with and without recompute
+          t.push_back({"residual_step on a batch in two parts (" + suffix,
+                       has_v ? &residual_shapes_split_t<true, true> : &residual_shapes_split_t<false, false>,
+                       [=](Tape<double>&, Args a) {
+                         return residual_step(a[0], residual_args(a, act, has_v, has_b, /*recompute=*/!has_v));
+                       }});
         t.push_back({"residual_step_reference(" + suffix, residual_shape_fn(has_v, has_b),
                      [=](Tape<double>&, Args a) {
                        return residual_step_reference(a[0], residual_args(a, act, has_v, has_b));
@@ -230,8 +243,8 @@ struct StepGrads {
 enum class Impl { fused, fused_recompute, reference };
 
 template <class T>
-StepGrads<T> run_step(Impl impl, Activation act, bool has_v, bool has_b, std::uint64_t seed) {
-  const index_t d = 5, B = 7, m = has_v ? 3 : d;
+StepGrads<T> run_step(Impl impl, Activation act, bool has_v, bool has_b, std::uint64_t seed, index_t B = 7) {
+  const index_t d = 5, m = has_v ? 3 : d;
   const Tensor<T> h = Tensor<T>::uniform(d, B, seed + 1), W = Tensor<T>::uniform(m, d, seed + 2),
                   V = Tensor<T>::uniform(d, m, seed + 3), b = Tensor<T>::uniform(m, 1, seed + 4),
                   R = Tensor<T>::uniform(d, B, seed + 5);
@@ -264,20 +277,70 @@ void expect_same_step(const StepGrads<T>& f, const StepGrads<T>& r, bool has_v, 
 
 template <class T>
 void expect_fused_matches_reference(double tol) {
-  for (Activation act : kernels::kAllActivations)
-    for (bool has_v : {true, false})
-      for (bool has_b : {true, false}) {
-        SCOPED_TRACE(op_label(OpKind::residual_step, residual_variant(act, has_v, has_b)));
-        const StepGrads<T> fused = run_step<T>(Impl::fused, act, has_v, has_b, 11),
-                           reference = run_step<T>(Impl::reference, act, has_v, has_b, 11),
-                           recomputed = run_step<T>(Impl::fused_recompute, act, has_v, has_b, 11);
-        expect_same_step(fused, reference, has_v, has_b, tol);
-        expect_same_step(fused, recomputed, has_v, has_b, 0.0);  // recomputation is bitwise identical
-      }
+  for (index_t B : {index_t(7), 2 * kMinBatchPartColumns + 1})  // one batch part, two
+    for (Activation act : kernels::kAllActivations)
+      for (bool has_v : {true, false})
+        for (bool has_b : {true, false}) {
+          SCOPED_TRACE(op_label(OpKind::residual_step, residual_variant(act, has_v, has_b)) + " B=" +
+                       std::to_string(B));
+          const StepGrads<T> fused = run_step<T>(Impl::fused, act, has_v, has_b, 11, B),
+                             reference = run_step<T>(Impl::reference, act, has_v, has_b, 11, B),
+                             recomputed = run_step<T>(Impl::fused_recompute, act, has_v, has_b, 11, B);
+          expect_same_step(fused, reference, has_v, has_b, tol);
+          expect_same_step(fused, recomputed, has_v, has_b, 0.0);  // recomputation is bitwise identical
+        }
 }
 
 TEST(ResidualStep, FusedMatchesReferenceCompositionDouble) { expect_fused_matches_reference<double>(1e-13); }
 TEST(ResidualStep, FusedMatchesReferenceCompositionFloat) { expect_fused_matches_reference<float>(2e-6); }
+
+// The tape's threading contract (autodiff/tape.hpp, batch_parts.hpp): a batch cut in parts gives the same bits
+// on one thread and on two, outputs and every gradient, in both memory policies, also when the gradients of a
+// weight shared by two layers accumulate across nodes and onto a gradient that was already there.
+template <class T>
+std::vector<T> two_shared_steps(Activation act, bool has_v, bool has_b, bool recompute, index_t B, int threads) {
+  kernels::set_num_threads(threads);
+  const index_t d = 5, m = has_v ? 8 : d;
+  const Tensor<T> h = Tensor<T>::uniform(d, B, 1), R = Tensor<T>::uniform(d, B, 5);
+  Parameter<T> W(Tensor<T>::uniform(m, d, 2)), V(Tensor<T>::uniform(d, m, 3)), b(Tensor<T>::uniform(m, 1, 4));
+  Tape<T> tape;
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass accumulates onto the first pass's gradients
+    tape.clear();
+    const Var<T> vh = tape.variable(h);
+    ResidualStep<T> s{.W = tape.param(W), .alpha = T(0.25), .gamma = T(0.6), .act = act, .recompute = recompute};
+    if (has_v) s.V = tape.param(V);
+    if (has_b) s.b = tape.param(b);
+    const Var<T> out = residual_step(residual_step(vh, s), s);
+    tape.backward(out, R);
+    if (pass == 1) {
+      std::vector<T> all(out.value().data, out.value().data + d * B);
+      for (const TensorView<const T>& g : {vh.grad(), TensorView<const T>(W.grad), TensorView<const T>(V.grad),
+                                           TensorView<const T>(b.grad)})
+        for (index_t i = 0; i < g.rows; ++i)
+          for (index_t j = 0; j < g.cols; ++j) all.push_back(g(i, j));
+      kernels::set_num_threads(1);
+      return all;
+    }
+  }
+  return {};
+}
+
+TEST(ResidualStep, BatchPartsGiveTheSameBitsForAnyThreadCount) {
+  for (index_t B : {index_t(100), 2 * kMinBatchPartColumns + 1})
+    for (Activation act : {Activation::gelu_erf, Activation::tanh, Activation::relu})
+      for (bool has_v : {true, false})
+        for (bool recompute : {false, true}) {
+          SCOPED_TRACE(op_label(OpKind::residual_step, residual_variant(act, has_v, has_v)) + " B=" +
+                       std::to_string(B) + (recompute ? " recompute" : ""));
+          const std::vector<double> one = two_shared_steps<double>(act, has_v, has_v, recompute, B, 1),
+                                    two = two_shared_steps<double>(act, has_v, has_v, recompute, B, 2);
+          ASSERT_EQ(one.size(), two.size());
+          EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(double)), 0);
+          const std::vector<float> one_f = two_shared_steps<float>(act, has_v, has_v, recompute, B, 1),
+                                   two_f = two_shared_steps<float>(act, has_v, has_v, recompute, B, 2);
+          EXPECT_EQ(std::memcmp(one_f.data(), two_f.data(), one_f.size() * sizeof(float)), 0);
+        }
+}
 
 }  // namespace
 }  // namespace tapelab

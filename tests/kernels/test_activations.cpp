@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <utility>
@@ -118,6 +119,43 @@ TYPED_TEST(Activations, DerivativeMatchesReferenceOnOddShapes) {
     reference::activation_derivative<T>(a, s.rows, s.cols, x.data(), x.ld, want.data(), want.ld);
     EXPECT_TRUE(all_close(
         got, want, [&](index_t i, index_t j) { return activation_tol<T>(a, true, x(i, j), want(i, j)); }));
+  });
+}
+
+// The same bits in every element (a NaN only has to be a NaN: which operand's NaN a commutative operation
+// passes on is up to the compiler's operand order).
+template <class T>
+bool same_bits(const Matrix<T>& got, const Matrix<T>& want) {
+  for (index_t i = 0; i < want.rows; ++i)
+    for (index_t j = 0; j < want.cols; ++j) {
+      const T g = got(i, j), w = want(i, j);
+      if (std::isnan(g) ? !std::isnan(w) : std::memcmp(&g, &w, sizeof(T)) != 0) return false;
+    }
+  return true;
+}
+
+// The fused forward gives the bits of the two separate kernels (so a layer may keep act'(Z) from it and any
+// later activation_derivative of the same Z agrees), also in place (y == x, as in the GEMM epilogue) and on
+// inputs that include NaN, ±inf and huge values.
+TYPED_TEST(Activations, ForwardWithDerivativeGivesTheBitsOfForwardAndDerivative) {
+  using T = TypeParam;
+  std::mt19937_64 rng(17);
+  const T special[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                       -std::numeric_limits<T>::infinity(), std::numeric_limits<T>::max(), T(-1e30), T(0), T(-0.0)};
+  for_every_case([&](Activation a, const Layout& s) {
+    Matrix<T> x = inputs<T>(s, rng);
+    for (index_t k = 0; k < 7 && k < s.rows * s.cols; ++k) x(k % s.rows, (k * 5) % s.cols) = special[k];
+    Matrix<T> y = testing::make_matrix<T>(s), d = y, want_y = y, want_d = y;
+    activation_forward_with_derivative<T>(a, s.rows, s.cols, x.data(), x.ld, y.data(), y.ld, d.data(), d.ld);
+    activation_forward<T>(a, s.rows, s.cols, x.data(), x.ld, want_y.data(), want_y.ld);
+    activation_derivative<T>(a, s.rows, s.cols, x.data(), x.ld, want_d.data(), want_d.ld);
+    EXPECT_TRUE(same_bits(y, want_y)) << "values";
+    EXPECT_TRUE(same_bits(d, want_d)) << "derivatives";
+    Matrix<T> in_place = x;
+    activation_forward_with_derivative<T>(a, s.rows, s.cols, in_place.data(), in_place.ld, in_place.data(),
+                                          in_place.ld, d.data(), d.ld);
+    EXPECT_TRUE(same_bits(in_place, want_y)) << "values, in place";
+    EXPECT_TRUE(same_bits(d, want_d)) << "derivatives, in place";
   });
 }
 
@@ -358,6 +396,35 @@ TEST(Activations, DoubleIsWithinFewUlpOfLongDoubleOracle) {
             return activation_tol<double>(a, derivative, x(i, j), want(i, j));
           }));
         }
+    }
+  }
+}
+
+// gelu_erf's Φ keeps its relative accuracy in the lower tail, where x Φ(x) is far below the absolute tolerance
+// above: against long double erfc (Φ(x) = erfc(-x/√2)/2, no cancellation), on a dense grid from the point where
+// Φ leaves the normal range up to 8. Measured worst: 5 eps in double, 4 eps in float. The exp(-x²/2) inside Φ
+// needs x² split exactly by an FMA; SSE2 has none, so there the error grows with x² (36 eps at x = -12, float).
+TYPED_TEST(Activations, GeluErfKeepsRelativeAccuracyInTheLowerTail) {
+  using T = TypeParam;
+  const index_t n = 20000;
+  const double lo = sizeof(T) == 8 ? -37.5 : -13.0, hi = 8.0;
+  std::vector<T> x(static_cast<size_t>(n)), y(x.size());
+  for (index_t i = 0; i < n; ++i) x[size_t(i)] = T(lo + (hi - lo) * (double(i) + 0.5) / double(n));
+  for (Target target : available_targets()) {
+    TargetScope scope(target);
+    activation_forward<T>(Activation::gelu_erf, 1, n, x.data(), n, y.data(), n);
+    for (index_t i = 0; i < n; ++i) {
+      const long double xl = x[size_t(i)];
+      const long double cdf = 0.5L * std::erfc(-xl / std::sqrt(2.0L));
+      if (cdf < std::numeric_limits<T>::min()) continue;  // subnormal Φ: no relative accuracy to keep
+      // Without an FMA the rounding of x² (relative eps/2) moves exp(-x²/2) by up to x²/4 eps, relatively.
+      const double x2 = double(xl * xl);
+      const double bound = (8 + (target == Target::generic ? x2 / 4 : 0)) * double(eps<T>());
+      const long double want = xl * cdf;
+      EXPECT_LE(double(std::fabs((y[size_t(i)] - want) / want)), bound)
+          << "gelu_erf(" << x[size_t(i)] << ") = " << y[size_t(i)] << ", expected " << double(want) << " on "
+          << testing::target_label(target);
+      if (::testing::Test::HasFailure()) return;
     }
   }
 }

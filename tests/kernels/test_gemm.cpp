@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/activations.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/reference.hpp"
 #include "kernels/target.hpp"
@@ -247,6 +249,92 @@ TYPED_TEST(GemmTest, FusedEpilogueMatchesReference) {
             }
           EXPECT_TRUE(C.padding_intact() && pre.padding_intact());
         }
+  }
+}
+
+template <class T>
+bool same_bits(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// The epilogue's derivative output: act'(Z) next to act(Z), bitwise what activation_derivative and
+// activation_forward give on the kept Z (so a layer may keep either Z or act'(Z) and backward sees the same
+// numbers), and within tolerance of the reference; on the direct, packed, dot-product and GEMV paths.
+TYPED_TEST(GemmTest, EpilogueDerivativeIsTheActivationDerivativeOfZ) {
+  using T = TypeParam;
+  const std::vector<std::tuple<Trans, Trans, index_t, index_t, index_t>> shapes = {
+      {Trans::N, Trans::N, 32, 100, 16}, {Trans::T, Trans::N, 17, 33, 15}, {Trans::N, Trans::N, 300, 65, 260},
+      {Trans::N, Trans::T, 16, 15, 257}, {Trans::N, Trans::N, 40, 1, 40},  {Trans::N, Trans::N, 5, 7, 0}};
+  for (Target target : available_targets()) {
+    TargetScope scope(target);
+    std::mt19937_64 rng(19);
+    for (auto [ta, tb, M, N, K] : shapes)
+      for (Activation act : kAllActivations) {
+        const GemmCase c{ta, tb, M, N, K, 1.0, 0.0};
+        auto [A, B] = make_operands<T>(c, rng);
+        Matrix<T> C(M, N, 3, 1), bias(M, 1), pre(M, N, 2, 0), d(M, N, 1, 2), C_ref(M, N), d_ref(M, N);
+        C.fill(std::numeric_limits<T>::quiet_NaN());
+        bias.randomize(rng);
+        GemmEpilogue<T> ep{bias.data(), Bias::per_row, act, pre.data(), pre.ld, d.data(), d.ld};
+        GemmEpilogue<T> ep_ref{bias.data(), Bias::per_row, act, nullptr, 0, d_ref.data(), d_ref.ld};
+        gemm<T>(ta, tb, M, N, K, T(1), A.data(), A.ld, B.data(), B.ld, T(0), C.data(), C.ld, &ep);
+        reference::gemm<T>(ta, tb, M, N, K, T(1), A.data(), A.ld, B.data(), B.ld, T(0), C_ref.data(), C_ref.ld,
+                           &ep_ref);
+        Matrix<T> want_value(M, N), want_slope(M, N);
+        activation_forward<T>(act, M, N, pre.data(), pre.ld, want_value.data(), want_value.ld);
+        activation_derivative<T>(act, M, N, pre.data(), pre.ld, want_slope.data(), want_slope.ld);
+        const double tol = double(K + 8) * 8 * double(std::numeric_limits<T>::epsilon());
+        for (index_t i = 0; i < M; ++i)
+          for (index_t j = 0; j < N; ++j) {
+            ASSERT_TRUE(same_bits(C(i, j), want_value(i, j)) && same_bits(d(i, j), want_slope(i, j)))
+                << describe(c, target) << " activation=" << activation_name(act) << " at " << i << "," << j;
+            ASSERT_NEAR(double(d(i, j)), double(d_ref(i, j)), tol * (1 + std::fabs(double(d_ref(i, j)))))
+                << describe(c, target) << " activation=" << activation_name(act) << " at " << i << "," << j;
+          }
+        EXPECT_TRUE(C.padding_intact() && pre.padding_intact() && d.padding_intact());
+      }
+  }
+}
+
+// Out-of-place accumulation: C = alpha op(A) op(B) + beta c_in, C never read (it starts as NaN) and c_in never
+// written, on every path (direct with N tails, packed with K > KC, dot product, GEMV, K = 0), with and without
+// an activation after it.
+TYPED_TEST(GemmTest, OutOfPlaceAccumulationReadsCInAndNeverC) {
+  using T = TypeParam;
+  const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
+      {16, 100, 32}, {33, 65, 17}, {300, 70, 513}, {16, 15, 257}, {1, 40, 33}, {40, 1, 40}, {5, 7, 0}, {8, 4, 9}};
+  for (Target target : available_targets()) {
+    TargetScope scope(target);
+    std::mt19937_64 rng(23);
+    for (auto [M, N, K] : shapes)
+      for (Trans ta : kTrans)
+        for (Trans tb : kTrans)
+          for (double beta : kScalars)
+            for (Activation act : {Activation::identity, Activation::tanh}) {
+              const GemmCase c{ta, tb, M, N, K, -0.5, beta};
+              auto [A, B] = make_operands<T>(c, rng);
+              Matrix<T> c_in(M, N, 5, 2), C(M, N, 2, 1), want(M, N);
+              c_in.randomize(rng);
+              C.fill(std::numeric_limits<T>::quiet_NaN());
+              const Matrix<T> c_in_before = c_in;
+              want = c_in;  // the reference accumulates in place
+              GemmEpilogue<T> ep;
+              ep.activation = act;
+              ep.c_in = c_in.data();
+              ep.ld_c_in = c_in.ld;
+              GemmEpilogue<T> ep_ref;
+              ep_ref.activation = act;
+              gemm<T>(ta, tb, M, N, K, T(-0.5), A.data(), A.ld, B.data(), B.ld, T(beta), C.data(), C.ld, &ep);
+              reference::gemm<T>(ta, tb, M, N, K, T(-0.5), A.data(), A.ld, B.data(), B.ld, T(beta), want.data(),
+                                 want.ld, &ep_ref);
+              const double tol = double(K + 8) * 4 * double(std::numeric_limits<T>::epsilon()) * (K + 1);
+              for (index_t i = 0; i < M; ++i)
+                for (index_t j = 0; j < N; ++j)
+                  ASSERT_NEAR(double(C(i, j)), double(want(i, j)), tol)
+                      << describe(c, target) << " activation=" << activation_name(act) << " at " << i << "," << j;
+              EXPECT_EQ(c_in.buf, c_in_before.buf) << describe(c, target) << ": c_in was written";
+              EXPECT_TRUE(C.padding_intact()) << describe(c, target);
+            }
   }
 }
 

@@ -56,6 +56,39 @@ TEST(Optim, PerGroupLearningRatesAndClipping) {
   EXPECT_THROW(GradientDescent({ParamGroup{{&m.x}, -1.0}}), std::invalid_argument);
 }
 
+// step_and_check_finite (train_step's update and check of the updated values): the same update as step(), and
+// false exactly when an updated value overflows, for GD's one-sweep version (with and without clipping) and the
+// default of the other optimisers.
+TEST(Optim, StepAndCheckFiniteUpdatesLikeStepAndCatchesAnOverflow) {
+  const double huge = std::numeric_limits<double>::max();
+  for (double clip : {std::numeric_limits<double>::infinity(), 1e300}) {
+    TwoParams m1, m2;
+    for (TwoParams* m : {&m1, &m2}) {
+      m->x.grad(0, 0) = 0.5;
+      m->x.grad(0, 1) = -2.0;
+      m->y.grad(0, 0) = 1.0;
+    }
+    GradientDescent a({ParamGroup{m1.parameters(), 0.1, clip}}), b({ParamGroup{m2.parameters(), 0.1, clip}});
+    a.step();
+    EXPECT_TRUE(b.step_and_check_finite());
+    EXPECT_EQ(m1.x.value(0, 0), m2.x.value(0, 0));
+    EXPECT_EQ(m1.x.value(0, 1), m2.x.value(0, 1));
+    EXPECT_EQ(m1.y.value(0, 0), m2.y.value(0, 0));
+    EXPECT_EQ(b.steps_taken(), 1);
+    m2.y.value(0, 0) = huge;  // huge - 1e308 * (-huge) overflows to inf, unless clipped back to 1e300
+    m2.y.grad(0, 0) = -huge;
+    GradientDescent wild({ParamGroup{m2.parameters(), 1e308, clip}});
+    EXPECT_EQ(wild.step_and_check_finite(), !std::isinf(clip));
+  }
+  TwoParams m;
+  m.y.value(0, 0) = huge;
+  m.y.grad(0, 0) = -huge;
+  Adam adam(single_group(m, 1.0));
+  EXPECT_TRUE(adam.step_and_check_finite());  // Adam's step is bounded by lr: no overflow
+  m.y.value(0, 0) = std::numeric_limits<double>::infinity();
+  EXPECT_FALSE(adam.step_and_check_finite());
+}
+
 TEST(Optim, FrozenParametersDoNotMove) {
   TwoParams m;
   m.y.requires_grad = false;
