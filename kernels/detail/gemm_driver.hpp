@@ -270,16 +270,31 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
   }
 }
 
-// The tape's GEMMs: few rows (M a multiple of MR_direct, at most kDirectMaxMForB), one depth block (K <= KC),
+// The tape's GEMMs: few rows (M a multiple of MR_small, at most kDirectMaxMForB), one depth block (K <= KC),
 // op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
 // K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
-// transpose, via strides). The edge panel (N % NR columns) is one masked tile per row block; without hardware
-// masks the caller sends only N multiple of NR here.
+// transpose, via strides). The tile is MR_small x NV_small vectors (gemm_blocking.hpp); the edge panel (N % NR
+// columns) is one masked tile per row block, only as many vectors wide as it needs. Without hardware masks the
+// caller sends only N multiple of NR here.
+template <class Arch, class T, int MR, int NV>
+void small_edge(index_t n, index_t K, const T* a, index_t ars, index_t aks, const T* b, index_t ldb, T alpha, T beta,
+                const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+  constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size);
+  if constexpr (NV > 1) {
+    if (n <= (NV - 1) * W) {
+      small_edge<Arch, T, MR, NV - 1>(n, K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+      return;
+    }
+  }
+  micro_kernel<Arch, T, MR, NV, false, false, true>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc, n);
+}
+
 template <class Arch, class T>
-[[gnu::flatten]] void gemm_small(Trans ta, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
-                   index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
+[[gnu::flatten]] void gemm_small(Trans ta, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                                 const T* B, index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
   using Blk = GemmBlocking<Arch, T>;
-  constexpr int MR = Blk::MR_direct, NV = Blk::NV, W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
+  constexpr int MR = Blk::MR_small, NV = Blk::NV_small, W = static_cast<int>(xsimd::batch<T, Arch>::size);
+  constexpr int NR = NV * W;
   const index_t ars = ta == Trans::N ? lda : 1, aks = ta == Trans::N ? 1 : lda;
   auto a_rows = [&](index_t i) { return ta == Trans::N ? A + i * lda : A + i; };
   index_t j = 0;
@@ -288,17 +303,10 @@ template <class Arch, class T>
       micro_kernel<Arch, T, MR, NV, false, false>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
                                                   C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc);
   if constexpr (TailMask<Arch, T>::kAvailable) {
-    if (j < N) {
-      const index_t n = N - j;
-      for (index_t i = 0; i < M; i += MR) {
-        if (n <= W)
-          micro_kernel<Arch, T, MR, 1, false, false, true>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
-                                                           C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc, n);
-        else
-          micro_kernel<Arch, T, MR, NV, false, false, true>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
-                                                            C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc, n);
-      }
-    }
+    if (j < N)
+      for (index_t i = 0; i < M; i += MR)
+        small_edge<Arch, T, MR, NV>(N - j, K, a_rows(i), ars, aks, B + j, ldb, alpha, beta, C_in + i * ldc_in + j,
+                                    ldc_in, C + i * ldc + j, ldc);
   }
 }
 
@@ -349,8 +357,8 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   // tile by tile, before the tile leaves the cache.
   const bool epilogue_at_end = ep != nullptr && M * N <= kEpilogueAtEndElements;
 
-  if (direct_b && !parallel && M % Blk::MR_direct == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end) &&
-      (TailMask<Arch, T>::kAvailable || N % NR == 0)) {
+  if (direct_b && !parallel && M % Blk::MR_small == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end) &&
+      (TailMask<Arch, T>::kAvailable || N % (Blk::NV_small * index_t(xsimd::batch<T, Arch>::size)) == 0)) {
     gemm_small<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
     return;

@@ -67,7 +67,9 @@ void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, ind
 // AVX-512, double: op(B) = B^T packed by 8 x 8 blocks transposed in registers (24 shuffles per block) instead of
 // element by element. This is the transpose of the weight gradients dW = dZ h^T and dV = G A^T, where the batch
 // is the long inner dimension: element by element, packing cost a third of the multiplication.
-inline void transpose8x8(__m512d r[8]) {
+// (A template so that it is only compiled where called, in the AVX-512 translation unit.)
+template <class Arch>
+void transpose8x8(__m512d r[8]) {
   __m512d a[8], b[8];
   for (int i = 0; i < 4; ++i) {  // pairs within 128-bit chunks
     a[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
@@ -98,7 +100,7 @@ void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, ind
           __m512d r[8];
           for (int i = 0; i < 8; ++i)
             r[i] = jb + i < nr ? _mm512_maskz_loadu_pd(kmask, B + (j0 + jb + i) * ldb + p0 + k) : _mm512_setzero_pd();
-          transpose8x8(r);
+          transpose8x8<Arch>(r);
           for (int i = 0; i < 8 && k + i < kc; ++i) _mm512_storeu_pd(panel + (k + i) * NR + jb, r[i]);
         }
       }

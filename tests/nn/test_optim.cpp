@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <set>
 
+#include "kernels/target.hpp"
+#include "nn/data.hpp"
+#include "nn/init.hpp"
 #include "nn/optim.hpp"
 #include "nn/residual_network.hpp"
 #include "nn/train.hpp"
@@ -206,6 +210,36 @@ TEST(Train, P4LossIsSumOverOutputsMeanOverSamples) {
   const Tensor<double> p{{1, 2}, {3, 4}}, y{{0, 0}, {0, 0}};
   Tape<double> tape;
   EXPECT_DOUBLE_EQ(mean_squared_norm_loss(tape.constant(p), tape.constant(y)).item(), (1 + 9 + 4 + 16) / 2.0);
+}
+
+// A whole P4 training step (X6's model: a batch of 100 columns runs as two halves) gives the same bits on one
+// and two threads: losses and every parameter after three GD steps.
+std::vector<double> p4_after_three_steps(int threads) {
+  kernels::set_num_threads(threads);
+  Rng rng(5);
+  const Dataset data = p4_gaussian_data(rng, 100, 4, 4);
+  ResidualNetwork net(ResidualNetworkConfig::p4(4, 4, 8, 4, 6, kernels::Activation::gelu_erf), rng);
+  net.set_layer_weights("V", WeightPath(6, gaussian(rng, 4, 8, 0.5)));  // V = 0 would hide half the backward
+  ParamGroup group{{}, 0.06};
+  for (Param* p : net.parameters())
+    if (p->requires_grad) group.params.push_back(p);
+  GradientDescent gd({group});
+  Tape<double> tape;
+  std::vector<double> out;
+  for (int it = 0; it < 3; ++it)
+    out.push_back(train_step(it, tape, net, gd, [&](Tape<double>& t) {
+      return mean_squared_norm_loss(net.forward(t, data.x), t.constant(data.y));
+    }));
+  for (Param* p : net.parameters()) out.insert(out.end(), p->value.data(), p->value.data() + p->value.size());
+  kernels::set_num_threads(1);
+  return out;
+}
+
+TEST(Train, P4StepGivesTheSameBitsOnOneAndTwoThreads) {
+  const std::vector<double> one = p4_after_three_steps(1), two = p4_after_three_steps(2);
+  ASSERT_EQ(one.size(), two.size());
+  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(double)), 0);
+  EXPECT_TRUE(std::isfinite(one[2]));
 }
 
 }  // namespace
