@@ -5,9 +5,9 @@
 // Such an op (residual_step: column j of its output depends only on column j of h) may cut its B columns into
 // batch_parts(B) parts. The cut depends on B alone, never on the thread count. Each part is computed as if it
 // were the whole batch; a sum over the batch (a parameter gradient) is formed per part and the part sums are
-// added in part order. run_batch_parts runs the parts concurrently, one per thread, when the kernels may use
-// more than one thread (kernels::num_threads(); the kernels inside a part then run single-threaded), and one
-// after the other otherwise. Either way every floating-point operation is the same, so the results are bitwise
+// added in part order. run_batch_parts runs the parts concurrently, one per thread, when op-level threads are
+// switched on (kernels::op_threads() > 1, opt-in: see kernels/target.hpp; the kernels inside a part then run
+// single-threaded), and one after the other otherwise. Either way every floating-point operation is the same, so the results are bitwise
 // identical for any thread count.
 //
 // Why two parts and not one per thread: the cut must not depend on the thread count, and two halves are what
@@ -40,7 +40,7 @@ inline ColumnRange batch_part(index_t B, int parts, int p) {
 // part must not touch the tape (its arenas are not thread-safe): allocate everything before.
 template <class Part>
 void run_batch_parts(int parts, const Part& part) {
-  if (parts > 1 && kernels::num_threads() > 1) {
+  if (parts > 1 && kernels::op_threads() > 1) {
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
     for (int p = 0; p < parts; ++p) part(p);
   } else {

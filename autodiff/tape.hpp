@@ -31,7 +31,8 @@
 //  * A tape is used by one thread at a time. The kernels it calls may use OpenMP internally.
 //  * Threads never change results: 1 and 2 threads give bitwise identical values and gradients. Kernels split
 //    output tiles only (kernels/gemm.hpp). An op whose columns are independent samples (residual_step) may cut
-//    its batch into parts and run them on two threads (autodiff/batch_parts.hpp); the cut depends on the batch
+//    its batch into parts and run them on two threads when op threads are switched on (kernels::set_op_threads,
+//    opt-in; autodiff/batch_parts.hpp); the cut depends on the batch
 //    size alone, and a sum over the batch (a parameter gradient) is formed per part and added in part order, so
 //    one thread computes exactly the same numbers, one part after the other. Such an op allocates all its tape
 //    memory before its parts start: the arenas are not thread-safe.

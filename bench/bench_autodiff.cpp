@@ -182,12 +182,14 @@ class TrainStepModel {
 template <class T>
 void BM_TrainStepTapelab(benchmark::State& state, long d, long L, int mode, int threads) {
   kernels::set_num_threads(threads);
+  kernels::set_op_threads(threads);
   TrainStepModel<T> model(d, L);
   model.step(mode);  // warm-up: the arena reaches its size
   for (auto _ : state) benchmark::DoNotOptimize(model.step(mode));
   state.counters["GFLOPS"] =
       benchmark::Counter(train_step_flops(d, L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   kernels::set_num_threads(1);
+  kernels::set_op_threads(1);
 }
 
 // ---- P4 training step (experiment X6)
@@ -195,6 +197,7 @@ void BM_TrainStepTapelab(benchmark::State& state, long d, long L, int mode, int 
 
 void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   kernels::set_num_threads(threads);
+  kernels::set_op_threads(threads);
   constexpr index_t q = 16, m = 32, n = 100;
   constexpr double eta0 = 0.01;
   nn::Rng rng(1);
@@ -215,6 +218,7 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   state.counters["GFLOPS"] =
       benchmark::Counter(double(L) * 6 * 2 * q * m * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   kernels::set_num_threads(1);
+  kernels::set_op_threads(1);
 }
 
 void register_all() {
@@ -263,6 +267,7 @@ void register_all() {
 
 int main(int argc, char** argv) {
   tapelab::kernels::set_num_threads(1);
+  tapelab::kernels::set_op_threads(1);
 #ifndef TAPELAB_HAVE_LIBTORCH
   std::fprintf(
       stderr,

@@ -91,6 +91,24 @@ void set_target(Target t) {
 int num_threads() { return omp_get_max_threads(); }
 void set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
 
+namespace {
+int op_threads_from_environment() {
+  const char* env = std::getenv("TAPELAB_OP_THREADS");
+  if (env == nullptr || *env == '\0') return 1;
+  char* end = nullptr;
+  const long n = std::strtol(env, &end, 10);
+  if (*end != '\0' || n < 1 || n > 1024) {
+    std::fprintf(stderr, "tapelab: TAPELAB_OP_THREADS='%s' is not a thread count (1..1024)\n", env);
+    std::exit(2);
+  }
+  return int(n);
+}
+std::atomic<int> g_op_threads{op_threads_from_environment()};
+}  // namespace
+
+int op_threads() { return g_op_threads.load(std::memory_order_relaxed); }
+void set_op_threads(int n) { g_op_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+
 bool parse_activation(std::string_view name, Activation& out) {
   for (Activation a : kAllActivations)
     if (name == activation_name(a)) {

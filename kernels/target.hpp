@@ -28,4 +28,12 @@ bool parse_target(std::string_view name, Target& out);
 int num_threads();
 void set_num_threads(int n);
 
+// Threads for the fine-grained parallelism inside one small op: the two batch halves of residual_step and nn's
+// parameter sweeps, a fork/join per layer. On an idle machine two threads save ~40% of a deep narrow training
+// step; when another process holds the other core, OpenMP's spinning joins make every layer wait for a time
+// slice and the step runs tens to hundreds of times slower. So it is opt-in: 1 unless set_op_threads(n) or the
+// environment variable TAPELAB_OP_THREADS=n says otherwise. Results are the same bits for any value.
+int op_threads();
+void set_op_threads(int n);
+
 }  // namespace tapelab::kernels

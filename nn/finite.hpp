@@ -43,13 +43,13 @@ inline void prefetch(const Tensor<double>& t, bool for_write = false) {
 // How many parameters ahead the sweeps prefetch.
 inline constexpr std::size_t kPrefetchAhead = 2;
 
-// Calls part(begin, end) over [0, n) in two halves, on two threads when the kernels have them and n is large (a
+// Calls part(begin, end) over [0, n) in two halves, on two threads when op threads are on and n is large (a
 // deep network's parameter list: the sweeps are memory-bound, and two cores draw more bandwidth than one), else
 // once. Each parameter is handled by exactly one call, so results do not depend on the thread count.
 template <class Part>
 void for_halves(std::size_t n, const Part& part) {
   constexpr std::size_t kMinParallel = 256;  // parameters
-  if (n >= kMinParallel && kernels::num_threads() > 1) {
+  if (n >= kMinParallel && kernels::op_threads() > 1) {
 #pragma omp parallel for num_threads(2) schedule(static, 1)
     for (int h = 0; h < 2; ++h) part(h == 0 ? 0 : n / 2, h == 0 ? n / 2 : n);
   } else {

@@ -300,6 +300,7 @@ TEST(ResidualStep, FusedMatchesReferenceCompositionFloat) { expect_fused_matches
 template <class T>
 std::vector<T> two_shared_steps(Activation act, bool has_v, bool has_b, bool recompute, index_t B, int threads) {
   kernels::set_num_threads(threads);
+  kernels::set_op_threads(threads);
   const index_t d = 5, m = has_v ? 8 : d;
   const Tensor<T> h = Tensor<T>::uniform(d, B, 1), R = Tensor<T>::uniform(d, B, 5);
   Parameter<T> W(Tensor<T>::uniform(m, d, 2)), V(Tensor<T>::uniform(d, m, 3)), b(Tensor<T>::uniform(m, 1, 4));
@@ -319,6 +320,7 @@ std::vector<T> two_shared_steps(Activation act, bool has_v, bool has_b, bool rec
         for (index_t i = 0; i < g.rows; ++i)
           for (index_t j = 0; j < g.cols; ++j) all.push_back(g(i, j));
       kernels::set_num_threads(1);
+  kernels::set_op_threads(1);
       return all;
     }
   }

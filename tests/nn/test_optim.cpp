@@ -216,6 +216,7 @@ TEST(Train, P4LossIsSumOverOutputsMeanOverSamples) {
 // and two threads: losses and every parameter after three GD steps.
 std::vector<double> p4_after_three_steps(int threads) {
   kernels::set_num_threads(threads);
+  kernels::set_op_threads(threads);
   Rng rng(5);
   const Dataset data = p4_gaussian_data(rng, 100, 4, 4);
   ResidualNetwork net(ResidualNetworkConfig::p4(4, 4, 8, 4, 6, kernels::Activation::gelu_erf), rng);
@@ -232,6 +233,7 @@ std::vector<double> p4_after_three_steps(int threads) {
     }));
   for (Param* p : net.parameters()) out.insert(out.end(), p->value.data(), p->value.data() + p->value.size());
   kernels::set_num_threads(1);
+  kernels::set_op_threads(1);
   return out;
 }
 
