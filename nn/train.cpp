@@ -92,7 +92,26 @@ double train_step(long long iteration, Tape<double>& tape, Module& module, Optim
   optimizer.zero_grad();
   const Var<double> loss = make_loss(tape);
   const double value = loss.item();
-  if (std::isfinite(value)) tape.backward(loss);
+  if (std::isfinite(value)) {
+    tape.backward(loss);
+  } else if (!tape.anomaly_detection()) {
+    // The parameters may all be finite (an overflow inside the forward pass): replay the forward pass with
+    // anomaly detection to name the op, and so the layer, where the first non-finite value appeared.
+    try {
+      check_finite(iteration, value, module);
+    } catch (const NonFiniteError& e) {
+      std::string where;
+      tape.clear();
+      tape.set_anomaly_detection(true);
+      try {
+        make_loss(tape);
+      } catch (const AnomalyError& anomaly) {
+        where = std::string("; replayed with anomaly detection: ") + anomaly.what();
+      }
+      tape.set_anomaly_detection(false);
+      throw NonFiniteError(iteration, e.what() + where);
+    }
+  }
   check_finite(iteration, value, module);
   // The update and the check of the updated values in one sweep where the optimizer can (GradientDescent). Only
   // what the optimizer changed can have become non-finite; the rest was checked above.

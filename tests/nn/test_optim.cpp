@@ -159,6 +159,9 @@ TEST(Train, NanIsReportedWithIterationAndFirstBadParameter) {
     EXPECT_GT(e.iteration(), 110);
     EXPECT_LT(e.iteration(), 130);
     EXPECT_THAT(e.what(), HasSubstr("iteration " + std::to_string(e.iteration()) + ": loss is inf"));
+    // Every weight is finite there, so the forward pass is replayed to name the op where inf first appeared.
+    EXPECT_THAT(e.what(), HasSubstr("replayed with anomaly detection: "));
+    EXPECT_THAT(e.what(), HasSubstr("produced a non-finite value"));
   }
 }
 
