@@ -58,6 +58,12 @@ kernels::Activation parse_activation_flag(const std::string& name) {
   return a;
 }
 
+bool parse_precision_flag(const std::string& name) {
+  if (name == "float") return true;
+  if (name == "double") return false;
+  throw std::invalid_argument("--precision: unknown precision '" + name + "' (float or double)");
+}
+
 std::string activation_names() {
   std::string s;
   for (kernels::Activation a : kernels::kAllActivations) {

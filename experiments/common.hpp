@@ -25,6 +25,8 @@ double quantile(std::span<const double> v, double q);  // linear interpolation, 
 
 // Parses an --activation value; throws std::invalid_argument listing the names.
 kernels::Activation parse_activation_flag(const std::string& name);
+// Checks a --precision value: true for "float", false for "double"; throws std::invalid_argument otherwise.
+bool parse_precision_flag(const std::string& name);
 // "relu|tanh|..." for help texts.
 std::string activation_names();
 

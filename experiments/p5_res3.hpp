@@ -12,6 +12,9 @@
 // pass is reverse mode with recomputation (checkpointing every layer): each layer's vector-Jacobian product
 // is one fused residual_step node on a small tape, the same op and backward the ResidualNetwork uses; the
 // test checks the streamed ratios against a ResidualNetwork built from the same weights.
+//
+// Precision: the weights are always drawn in double; in float they are then rounded, so a float run evaluates
+// the same networks as a double run (P5's code runs float32), and the two differ by rounding alone.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -25,6 +28,7 @@ struct Res3Config {
   index_t input_dim = 64, width = 40, hidden = 40, output_dim = 1;
   std::size_t depth = 10;
   kernels::Activation activation = kernels::Activation::relu;
+  bool single_precision = false;  // evaluate in float (weights drawn in double, then rounded)
 };
 
 // What P5's scaling experiment records of one network (experiment_scaling_initialization.py).

@@ -101,6 +101,8 @@ Run::Run(ExperimentInfo info, RunOptions options, nlohmann::json parameters)
   std::filesystem::create_directories(dir_, ec);
   if (ec || !std::filesystem::is_directory(dir_))
     throw std::runtime_error("cannot create the output folder '" + dir_ + "': " + ec.message());
+  // The experiments without a --precision flag compute in double.
+  const nlohmann::json precision = parameters.contains("precision") ? parameters["precision"] : nlohmann::json("double");
   nlohmann::json config = {
       {"experiment", info_.id},
       {"title", info_.title},
@@ -111,7 +113,7 @@ Run::Run(ExperimentInfo info, RunOptions options, nlohmann::json parameters)
       {"threads", threads_},
       {"version", TAPELAB_VERSION},
       {"simd_target", std::string(kernels::target_name(kernels::active_target()))},
-      {"precision", "double"},
+      {"precision", precision},
       {"started_utc", utc_timestamp("%Y-%m-%dT%H:%M:%SZ")},
       {"command_line", options_.command_line},
   };

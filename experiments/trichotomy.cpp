@@ -29,6 +29,7 @@ void TrichotomySweep::validate() const {
   require_at_least("--input-dim", input_dim, 1);
   require_at_least("--bootstrap", bootstrap, 10);
   parse_activation_flag(activation);
+  parse_precision_flag(precision);
 }
 
 void run_trichotomy(Run& run, const TrichotomySweep& sweep, bool check_hidden, const std::string& prefix) {
@@ -43,7 +44,8 @@ void run_trichotomy(Run& run, const TrichotomySweep& sweep, bool check_hidden, c
     const std::size_t d = n_depth - 1 - job / n_seed, s = job % n_seed;
     const int L = sweep.depths[d];
     Res3Config rc{.input_dim = sweep.input_dim, .width = sweep.width, .hidden = sweep.width, .output_dim = 1,
-                  .depth = std::size_t(L), .activation = parse_activation_flag(sweep.activation)};
+                  .depth = std::size_t(L), .activation = parse_activation_flag(sweep.activation),
+                  .single_precision = sweep.precision == "float"};
     std::vector<double> alphas;
     for (double beta : sweep.betas) alphas.push_back(std::pow(double(L), -beta));
     const auto m = measure_res3_at_init(rc, run.seed() ^ (sweep.family * 0x9E3779B97F4A7C15ull), /*network=*/d * n_seed + s, alphas, /*with_gradients=*/true);

@@ -20,6 +20,7 @@ struct TrichotomySweep {
   int width = 40;
   int input_dim = 64;
   std::string activation = "relu";
+  std::string precision = "double";  // "float": the same networks evaluated in float (P5's code runs float32)
   int bootstrap = 1000;
   std::uint64_t family = 0;  // networks are drawn from seed ^ (family * golden ratio): X12 re-checks on new ones
 

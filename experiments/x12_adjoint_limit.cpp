@@ -58,6 +58,7 @@ class X12 : public Experiment {
     f.add("--trichotomy-depths", c_.trichotomy.depths, "depths of the r_g re-check");
     f.add("--trichotomy-seeds", c_.trichotomy.seeds, "networks per point of the r_g re-check", std::optional(12));
     f.add("--trichotomy-width", c_.trichotomy.width, "width of the r_g re-check networks");
+    f.add("--trichotomy-precision", c_.trichotomy.precision, "float or double, for the r_g re-check networks");
   }
   void validate() const override {
     require_increasing("--depths", c_.depths);

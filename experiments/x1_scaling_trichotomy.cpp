@@ -24,6 +24,7 @@ class X1 : public Experiment {
     f.add("--width", c_.width, "hidden width (P5: 40)");
     f.add("--input-dim", c_.input_dim, "input dimension (P5: 64)");
     f.add("--activation", c_.activation, "activation: " + activation_names());
+    f.add("--precision", c_.precision, "float or double (the weights are drawn in double either way)");
     f.add("--bootstrap", c_.bootstrap, "bootstrap resamples for the slope confidence intervals", std::optional(200));
   }
   void validate() const override { c_.validate(); }

@@ -23,6 +23,7 @@ struct X2Config {
   double beta = 0.5;
   int input_dim = 64;
   std::string activation = "relu";
+  std::string precision = "double";
   int scalar_samples = 10000;
   int scalar_depth = 1000;
 };
@@ -41,6 +42,7 @@ class X2 : public Experiment {
     f.add("--beta", c_.beta, "residual scale exponent (alpha = L^-beta)");
     f.add("--input-dim", c_.input_dim, "input dimension (P5: 64)");
     f.add("--activation", c_.activation, "activation: " + activation_names());
+    f.add("--precision", c_.precision, "float or double, for the networks (the weights are drawn in double either way)");
     f.add("--scalar-samples", c_.scalar_samples, "samples of the scalar model");
     f.add("--scalar-depth", c_.scalar_depth, "depth of the scalar model");
   }
@@ -52,6 +54,7 @@ class X2 : public Experiment {
     require_at_least("--scalar-samples", c_.scalar_samples, 10);
     require_at_least("--scalar-depth", c_.scalar_depth, 1);
     parse_activation_flag(c_.activation);
+    parse_precision_flag(c_.precision);
   }
   void run(Run& run) override;
 
@@ -62,7 +65,8 @@ class X2 : public Experiment {
 void X2::run(Run& run) {
   const std::size_t n = std::size_t(c_.samples);
   const Res3Config rc{.input_dim = c_.input_dim, .width = c_.width, .hidden = c_.width, .output_dim = 1,
-                      .depth = std::size_t(c_.depth), .activation = parse_activation_flag(c_.activation)};
+                      .depth = std::size_t(c_.depth), .activation = parse_activation_flag(c_.activation),
+                      .single_precision = c_.precision == "float"};
   const double alpha = std::pow(double(c_.depth), -c_.beta);
   std::vector<double> log_ratio(n);
   {

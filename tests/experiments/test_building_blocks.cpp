@@ -60,6 +60,25 @@ TEST(StreamedRes3, MatchesAResidualNetworkWithTheSameWeights) {
   }
 }
 
+// --precision float evaluates the same networks (weights drawn in double, then rounded): the ratios agree with
+// double to float's rounding, accumulated over the depth, and are not bitwise the double ones.
+TEST(StreamedRes3, FloatEvaluatesTheSameNetworksToRounding) {
+  Res3Config c{.input_dim = 16, .width = 20, .hidden = 20, .output_dim = 1, .depth = 200};
+  const std::vector<double> alphas = {std::pow(200.0, -1.0), std::pow(200.0, -0.5)};
+  const auto in_double = measure_res3_at_init(c, /*seed=*/3, /*network=*/1, alphas, /*with_gradients=*/true);
+  c.single_precision = true;
+  const auto in_float = measure_res3_at_init(c, 3, 1, alphas, true);
+  for (std::size_t b = 0; b < alphas.size(); ++b) {
+    const Res3Measurement &d = in_double[b], &f = in_float[b];
+    EXPECT_NEAR(f.hidden_ratio, d.hidden_ratio, 1e-4 * d.hidden_ratio);
+    EXPECT_NEAR(f.gradient_ratio, d.gradient_ratio, 1e-4 * d.gradient_ratio);
+    // r_h and r_g are differences of nearby vectors: relative to the vectors, not to themselves.
+    EXPECT_NEAR(f.hidden_difference, d.hidden_difference, 1e-4 * d.hidden_ratio);
+    EXPECT_NEAR(f.gradient_difference, d.gradient_difference, 1e-4 * d.gradient_ratio);
+    EXPECT_NE(f.hidden_ratio, d.hidden_ratio) << "the float path computed in double";
+  }
+}
+
 TEST(StreamedRes3, LayersAreAPureFunctionOfSeedNetworkAndIndex) {
   const Res3Config c{.input_dim = 3, .width = 5, .hidden = 5, .output_dim = 1, .depth = 100};
   nn::Matrix W1, V1, W2, V2, W3, V3;

@@ -78,6 +78,14 @@ nlohmann::json run_tiny(const std::string& id, std::vector<std::string> flags) {
 TEST(Experiments, X1RunsAndWritesSummary) {
   run_tiny("X1", {"--depths", "5,20", "--seeds", "4", "--width", "8", "--input-dim", "8", "--bootstrap", "20"});
 }
+TEST(Experiments, X1RunsInFloatAndRecordsThePrecision) {
+  const std::string dir = fresh_dir("X1float");
+  ASSERT_EQ(tapelab({"run", "X1", "--precision", "float", "--depths", "5,20", "--seeds", "4", "--width", "8",
+                     "--input-dim", "8", "--bootstrap", "20", "--no-plots", "--out", dir}),
+            0);
+  EXPECT_EQ(read_json(dir + "/config.json")["precision"], "float");
+  EXPECT_FALSE(read_text(dir + "/networks.csv").empty());
+}
 TEST(Experiments, X2RunsAndWritesSummary) {
   run_tiny("X2", {"--samples", "40", "--width", "10", "--depth", "30", "--scalar-samples", "200", "--scalar-depth",
                   "50"});
@@ -167,6 +175,7 @@ TEST(Experiments, BadFlagsExitTwo) {
   EXPECT_EQ(tapelab({"run", "X99"}), 2);
   EXPECT_EQ(tapelab({"run", "X1", "--depths", "100,10"}), 2);
   EXPECT_EQ(tapelab({"run", "X5", "--activation", "swish"}), 2);
+  EXPECT_EQ(tapelab({"run", "X2", "--precision", "half"}), 2);
   EXPECT_EQ(tapelab({"run", "X6", "--scaling", "nature"}), 2);
   EXPECT_EQ(tapelab({"run", "X6", "--x", "/nonexistent/x.csv", "--y", "/nonexistent/y.csv"}), 2);
   EXPECT_EQ(tapelab({"run", "X12", "--depths", "3,8"}), 2);  // 3 does not divide the RK4 steps
