@@ -277,6 +277,13 @@ int main(int argc, char** argv) {
   tapelab::bench::register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("tapelab_target",
+                              std::string(tapelab::kernels::target_name(tapelab::kernels::active_target())));
+#ifdef TAPELAB_HAVE_LIBTORCH
+  benchmark::AddCustomContext("libtorch", "linked");
+#else
+  benchmark::AddCustomContext("libtorch", "not found at configure time");
+#endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

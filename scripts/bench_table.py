@@ -6,7 +6,10 @@ Usage: bench_table.py RESULT.json
 Rows named BM_<what>/<impl>/<rest> are paired on (<what>, <rest>); impl "tapelab" is compared with every other
 impl of the same key ("openblas", "libtorch"). With --benchmark_repetitions, each row is summarised by the median
 over repetitions (and the best, which is what a quiet machine would show). Ratio = tapelab speed / peer speed
-(time ratio peer/tapelab, or GFLOPS ratio): > 1 means tapelab is faster.
+(time ratio peer/tapelab, or GFLOPS ratio): > 1 means tapelab is faster. Two-thread rows (".../real_time",
+wall-clock) pair on the same key as the one-thread rows. Rows without a tapelab row to compare with
+(BM_TapeOverhead/<op>/<tape|kernels|libtorch>, whose impl is the last part) are listed after the table, with their
+per_op counter when they have one.
 """
 import json
 import statistics
@@ -26,13 +29,18 @@ def main() -> int:
         return 1
 
     times = defaultdict(list)  # name -> [time per iteration in its unit]
+    per_op = defaultdict(list)  # name -> [seconds per op] (BM_TapeOverhead's counter)
     units = {}
     for b in data.get("benchmarks", []):
         if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
             continue
         name = b.get("run_name", b["name"])
+        if name.endswith("/real_time"):
+            name = name[: -len("/real_time")]
         times[name].append(float(b["cpu_time"]) if "/2t" not in name and "-2t" not in name else float(b["real_time"]))
         units[name] = b.get("time_unit", "us")
+        if "per_op" in b:
+            per_op[name].append(float(b["per_op"]))
 
     rows = defaultdict(dict)  # key -> impl -> (median, best)
     order = []
@@ -40,32 +48,49 @@ def main() -> int:
         parts = name.split("/")
         if len(parts) < 3:
             continue
-        key = (parts[0], "/".join(parts[2:]))
+        if parts[0] == "BM_TapeOverhead":  # BM_TapeOverhead/<op>/<impl>
+            key, impl = (parts[0], "/".join(parts[1:-1])), parts[-1]
+        else:
+            key, impl = (parts[0], "/".join(parts[2:])), parts[1]
         if key not in rows:
             order.append(key)
-        rows[key][parts[1]] = (statistics.median(ts), min(ts), units[name])
+        rows[key][impl] = (statistics.median(ts), min(ts), units[name], name)
 
+    # Random interleaving scrambles the file's order: sort by benchmark, then by its numbers (f32 before f64).
+    def natural(key):
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in (key[0] + "/" + key[1]).split("/")]
+
+    order.sort(key=natural)
     ctx = data.get("context", {})
     print(f"host: {ctx.get('host_name', '?')}  tapelab target: {ctx.get('tapelab_target', '?')}  "
           f"OPENBLAS_CORETYPE: {ctx.get('openblas_coretype', '?')}  repetitions: {max(map(len, times.values()), default=0)}")
-    header = f"{'benchmark':<34} {'impl':<12} {'median':>12} {'best':>12} {'ratio(median)':>14} {'ratio(best)':>12}"
+    header = f"{'benchmark':<34} {'impl':<18} {'median':>12} {'best':>12} {'ratio(median)':>14} {'ratio(best)':>12}"
     print(header)
     print("-" * len(header))
     for key in order:
         impls = rows[key]
         if "tapelab" not in impls:
             continue
-        t_med, t_best, unit = impls["tapelab"]
+        t_med, t_best, unit, _ = impls["tapelab"]
         label = f"{key[0]}/{key[1]}"
-        print(f"{label:<34} {'tapelab':<12} {t_med:>10.2f}{unit:>2} {t_best:>10.2f}{unit:>2}")
-        for impl, (p_med, p_best, p_unit) in sorted(impls.items()):
+        print(f"{label:<34} {'tapelab':<18} {t_med:>10.2f}{unit:>2} {t_best:>10.2f}{unit:>2}")
+        for impl, (p_med, p_best, p_unit, _) in sorted(impls.items()):
             if impl == "tapelab":
                 continue
             if impl.startswith("tapelab"):
-                print(f"{'':<34} {impl:<12} {p_med:>10.2f}{p_unit:>2} {p_best:>10.2f}{p_unit:>2}")
+                print(f"{'':<34} {impl:<18} {p_med:>10.2f}{p_unit:>2} {p_best:>10.2f}{p_unit:>2}")
                 continue
-            print(f"{'':<34} {impl:<12} {p_med:>10.2f}{p_unit:>2} {p_best:>10.2f}{p_unit:>2} "
+            print(f"{'':<34} {impl:<18} {p_med:>10.2f}{p_unit:>2} {p_best:>10.2f}{p_unit:>2} "
                   f"{p_med / t_med:>14.2f} {p_best / t_best:>12.2f}")
+
+    unpaired = [key for key in order if "tapelab" not in rows[key]]
+    if unpaired:
+        print()
+        print(f"{'other rows':<34} {'impl':<18} {'median':>12} {'best':>12} {'per op (median)':>16}")
+        for key in unpaired:
+            for impl, (med, best, unit, name) in sorted(rows[key].items()):
+                op = f"{statistics.median(per_op[name]) * 1e9:>13.1f} ns" if per_op.get(name) else ""
+                print(f"{key[0] + '/' + key[1]:<34} {impl:<18} {med:>10.2f}{unit:>2} {best:>10.2f}{unit:>2} {op:>16}")
     return 0
 
 
