@@ -136,7 +136,9 @@ template <class Arch, class T, int MR, bool kParallel>
 void gemm_blocked(const GemmProblem<T>& g, int threads) {
   using Blk = GemmBlocking<Arch, T>;
   constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = Blk::NV * W;
-  constexpr index_t KC = Blk::KC, MC = Blk::MC, NC = Blk::NC;
+  // MC rounded down to whole MR tiles: the direct path's MR (8) does not divide MC (140), and every block
+  // would end in a row tail, packed and computed through a buffer once per column panel.
+  constexpr index_t KC = Blk::KC, MC = std::max<index_t>(MR, Blk::MC / MR * MR), NC = Blk::NC;
   const index_t M = g.M, N = g.N, K = g.K, lda = g.lda, ldb = g.ldb, ldc = g.ldc;
   const T* A = g.A;
   const T* B = g.B;
