@@ -173,6 +173,8 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
         if constexpr (kParallel) {
 #pragma omp for schedule(static)
           for (index_t p = 0; p < n_panels; ++p) pack_panel(p);
+        } else if (g.tb == Trans::N) {
+          pack_b_rows<Arch, T, NR>(B, ldb, pc, kc, jc, nc, g.b_packed);
         } else {
           for (index_t p = 0; p < n_panels; ++p) pack_panel(p);
         }
