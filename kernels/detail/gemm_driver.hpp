@@ -290,7 +290,11 @@ void small_edge(index_t n, index_t K, const T* a, index_t ars, index_t aks, cons
       return;
     }
   }
-  micro_kernel<Arch, T, MR, NV, false, false, true>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc, n);
+  // An edge of whole vectors (N = 32 floats: half a tile) needs no masks.
+  if (n == NV * W)
+    micro_kernel<Arch, T, MR, NV, false, false>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+  else
+    micro_kernel<Arch, T, MR, NV, false, false, true>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc, n);
 }
 
 template <class Arch, class T>
