@@ -3,6 +3,7 @@
 //
 //   MR x NR  register tile of the micro-kernel (NR = NV vectors); MR*NV accumulators + NV loads + 1 broadcast
 //            must fit the register file (32 zmm on AVX-512, 16 ymm/xmm otherwise).
+//   NV_direct the tile width (vectors) of the direct path, where it differs from the packed path's NV.
 //   MR_direct the tile height of the small-shape path: a power of two, so that the ResNet widths (16, 64, 256)
 //            split into whole tiles and no row tail has to be packed.
 //   MR_small x NV_small: the tile of gemm_small (the tape's GEMMs: M <= 64, K <= KC, B in place). On AVX-512,
@@ -22,10 +23,6 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
-#ifndef MRS
-#define MRS 8
-#define NVS 2
-#endif
 
 namespace tapelab::kernels::detail {
 namespace {
@@ -33,12 +30,18 @@ namespace {
 template <class Arch, class T>
 struct GemmBlocking;
 
-// AVX-512: 14 x 2 zmm = 28 accumulators of 32 registers. Measured against 12 x 2 and 8 x 2 at 1024^3 (scripts/
-// bench_kernels.sh): 14 rows won by 10-30%, with KC = 384 for float (the B micro-panel, 384 x 32 floats, is 48 KB).
+// AVX-512, float: 14 x 2 zmm = 28 accumulators of 32 registers. Measured against 12 x 2 and 8 x 2 at 1024^3
+// (scripts/bench_kernels.sh): 14 rows won by 10-30%, with KC = 384 (the B micro-panel, 384 x 32 floats, is 48 KB).
+// Double: 8 x 3 zmm (8 x 24, 24 accumulators; 3 loads + 8 broadcasts per 24 FMAs against 2 + 14 per 28), with
+// KC = 512, MC = 96 (the A block, 384 KB, in a 1 MiB L2). Against 14 x 2 with KC = 256, MC = 140, as ratios to
+// OpenBLAS in one run: 2048^3 0.90 -> 0.99, 1024^3 0.94 -> 1.03, 512^3 0.97 -> 1.06. KC = 128 or 192 was slower
+// at every size (more passes over C), though the micro-panel then fits L1. The direct path (d <= 256, A read in
+// place) keeps 8 x 2 (NV_direct): at 256 x 256 x 256 it ran 1.07 against 1.04 with 8 x 3.
 template <class T>
 struct GemmBlocking<xsimd::avx512f, T> {
-  static constexpr int MR = 14, MR_direct = 8, NV = 2, MR_small = 4, NV_small = 4;
-  static constexpr index_t KC = sizeof(T) == 4 ? 384 : 256, MC = 140, NC = 4096;
+  static constexpr int MR = sizeof(T) == 4 ? 14 : 8, MR_direct = 8, NV = sizeof(T) == 4 ? 2 : 3, NV_direct = 2,
+                       MR_small = 4, NV_small = 4;
+  static constexpr index_t KC = sizeof(T) == 4 ? 384 : 512, MC = sizeof(T) == 4 ? 140 : 96, NC = 4096;
   // Double packs B^T with in-register 8 x 8 transposes (gemm_pack.hpp), which beats the dot products from 16 up:
   // dW = dZ h^T at d = 16, B = 128 takes 1.47 us packed against 1.77 us as dots.
   static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64, kDotMaxMN = sizeof(T) == 8 ? 8 : 16;
@@ -46,14 +49,14 @@ struct GemmBlocking<xsimd::avx512f, T> {
 // AVX2 + FMA: 6 x 2 ymm = 12 accumulators of 16 registers (the classic Haswell shape).
 template <class T>
 struct GemmBlocking<xsimd::fma3<xsimd::avx2>, T> {
-  static constexpr int MR = 6, MR_direct = 4, NV = 2, MR_small = 4, NV_small = 2;
+  static constexpr int MR = 6, MR_direct = 4, NV = 2, NV_direct = 2, MR_small = 4, NV_small = 2;
   static constexpr index_t KC = 256, MC = 120, NC = 4096;
   static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64, kDotMaxMN = 16;
 };
 // SSE2 baseline: 4 x 2 xmm = 8 accumulators of 16 registers (no FMA: multiply then add).
 template <class T>
 struct GemmBlocking<xsimd::sse2, T> {
-  static constexpr int MR = 4, MR_direct = 4, NV = 2, MR_small = 4, NV_small = 2;
+  static constexpr int MR = 4, MR_direct = 4, NV = 2, NV_direct = 2, MR_small = 4, NV_small = 2;
   static constexpr index_t KC = 256, MC = 96, NC = 2048;
   static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64, kDotMaxMN = 16;
 };

@@ -83,10 +83,10 @@ void apply_epilogue(const GemmEpilogue<T>& ep, index_t i0, index_t j0, index_t m
 // partial one: with hardware masks, a tile of MR rows is computed and stored masked (one vector wide when
 // n <= W), b read in place; otherwise (or with fewer rows) it goes through a local buffer, so that the kernel
 // itself needs no row tail. Without masks, b must then be readable for all NR columns (a packed panel).
-template <class Arch, class T, int MR, bool kPackedA, bool kPackedB>
+template <class Arch, class T, int MR, int NV, bool kPackedA, bool kPackedB>
 void run_tile(index_t kc, const T* a, index_t ars, index_t aks, const T* b, index_t bks, T alpha, T beta,
               const T* c_in, index_t ldc_in, T* c, index_t ldc, index_t m, index_t n) {
-  constexpr int NV = GemmBlocking<Arch, T>::NV, W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
+  constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
   if (m == MR && n == NR) {
     micro_kernel<Arch, T, MR, NV, kPackedA, kPackedB>(kc, a, ars, aks, b, bks, alpha, beta, c_in, ldc_in, c, ldc);
     return;
@@ -132,11 +132,13 @@ struct GemmProblem {
 
 // The blocked loops. With kParallel, called by every thread of a parallel region (the `omp for` loops are
 // orphaned work-sharing constructs); without, by one thread, touching no OpenMP at all (small GEMMs on the tape).
-template <class Arch, class T, int MR, bool kParallel>
+template <class Arch, class T, int MR, int NV, bool kParallel>
 void gemm_blocked(const GemmProblem<T>& g, int threads) {
   using Blk = GemmBlocking<Arch, T>;
-  constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = Blk::NV * W;
-  constexpr index_t KC = Blk::KC, MC = Blk::MC, NC = Blk::NC;
+  constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
+  // MC rounded down to whole MR tiles: the direct path's MR (8) does not divide MC (140), and every block
+  // would end in a row tail, packed and computed through a buffer once per column panel.
+  constexpr index_t KC = Blk::KC, MC = std::max<index_t>(MR, Blk::MC / MR * MR), NC = Blk::NC;
   const index_t M = g.M, N = g.N, K = g.K, lda = g.lda, ldb = g.ldb, ldc = g.ldc;
   const T* A = g.A;
   const T* B = g.B;
@@ -171,6 +173,8 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
         if constexpr (kParallel) {
 #pragma omp for schedule(static)
           for (index_t p = 0; p < n_panels; ++p) pack_panel(p);
+        } else if (g.tb == Trans::N) {
+          pack_b_rows<Arch, T, NR>(B, ldb, pc, kc, jc, nc, g.b_packed);
         } else {
           for (index_t p = 0; p < n_panels; ++p) pack_panel(p);
         }
@@ -238,10 +242,10 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
                 a = a_edge;
               }
               if (b_in_place)
-                run_tile<Arch, T, MR, true, false>(kc, a, 1, MR, b, bks, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr,
+                run_tile<Arch, T, MR, NV, true, false>(kc, a, 1, MR, b, bks, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr,
                                                    nr);
               else
-                run_tile<Arch, T, MR, true, true>(kc, a, 1, MR, b, NR, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr, nr);
+                run_tile<Arch, T, MR, NV, true, true>(kc, a, 1, MR, b, NR, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr, nr);
             } else {
               // A read in place: op(A)[i, k] is A[i*lda + k] (N) or A[k*lda + i] (T).
               const index_t row = ic + ir;
@@ -249,10 +253,10 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
               const index_t ars = g.ta == Trans::N ? lda : 1;
               const index_t aks = g.ta == Trans::N ? 1 : lda;
               if (b_in_place)
-                run_tile<Arch, T, MR, false, false>(kc, a, ars, aks, b, bks, g.alpha, beta_eff, c_in, ldc_in, c, ldc,
+                run_tile<Arch, T, MR, NV, false, false>(kc, a, ars, aks, b, bks, g.alpha, beta_eff, c_in, ldc_in, c, ldc,
                                                     mr, nr);
               else
-                run_tile<Arch, T, MR, false, true>(kc, a, ars, aks, b, NR, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr,
+                run_tile<Arch, T, MR, NV, false, true>(kc, a, ars, aks, b, NR, g.alpha, beta_eff, c_in, ldc_in, c, ldc, mr,
                                                    nr);
             }
             if (last && g.ep != nullptr) apply_epilogue<Arch, T>(*g.ep, ic + ir, jc + jr, mr, nr, C, ldc);
@@ -286,7 +290,11 @@ void small_edge(index_t n, index_t K, const T* a, index_t ars, index_t aks, cons
       return;
     }
   }
-  micro_kernel<Arch, T, MR, NV, false, false, true>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc, n);
+  // An edge of whole vectors (N = 32 floats: half a tile) needs no masks.
+  if (n == NV * W)
+    micro_kernel<Arch, T, MR, NV, false, false>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+  else
+    micro_kernel<Arch, T, MR, NV, false, false, true>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc, n);
 }
 
 template <class Arch, class T>
@@ -314,7 +322,7 @@ template <class Arch, class T>
 void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B,
                  index_t ldb, T beta, T* C, index_t ldc, const GemmEpilogue<T>* ep) {
   using Blk = GemmBlocking<Arch, T>;
-  constexpr int NR = Blk::NV * static_cast<int>(xsimd::batch<T, Arch>::size);
+  constexpr int NR = Blk::NV * static_cast<int>(xsimd::batch<T, Arch>::size);  // (the packed path's panels)
 
   // What beta scales (GemmEpilogue::c_in, else C). The paths other than the blocked loops first copy it into C.
   const bool separate_c_in = ep != nullptr && ep->c_in != nullptr && ep->c_in != C && beta != T(0);
@@ -367,18 +375,23 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   const index_t kc_max = std::min(K, Blk::KC);
   const index_t nc_max = std::min(N, Blk::NC);
   // The shared packed B block belongs to the calling thread (so concurrent GEMMs from different threads are safe).
-  T* b_packed = direct_b ? nullptr : scratch<T, 0>(((nc_max + NR - 1) / NR) * NR * kc_max);
+  // (Sized for the panels of either path: the direct path's may be narrower, NV_direct vectors.)
+  constexpr int NR_direct = Blk::NV_direct * static_cast<int>(xsimd::batch<T, Arch>::size);
+  const index_t nc_padded = std::max((nc_max + NR - 1) / NR * NR, (nc_max + NR_direct - 1) / NR_direct * NR_direct);
+  T* b_packed = direct_b ? nullptr : scratch<T, 0>(nc_padded * kc_max);
   const GemmProblem<T> prob{ta,     tb,  M,  N,   K,
                             alpha,  A,   lda, B,  ldb,
                             beta,   C_in, ldc_in, C, ldc,
                             epilogue_at_end ? nullptr : ep, direct_a, direct_b, b_packed};
   // The direct path uses a tile height that divides the ResNet widths; the packed path the one that is fastest.
   if (parallel) {
-    auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, true> : &gemm_blocked<Arch, T, Blk::MR, true>;
+    auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, Blk::NV_direct, true>
+                        : &gemm_blocked<Arch, T, Blk::MR, Blk::NV, true>;
 #pragma omp parallel num_threads(threads)
     run(prob, threads);
   } else {
-    auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, false> : &gemm_blocked<Arch, T, Blk::MR, false>;
+    auto run = direct_a ? &gemm_blocked<Arch, T, Blk::MR_direct, Blk::NV_direct, false>
+                        : &gemm_blocked<Arch, T, Blk::MR, Blk::NV, false>;
     run(prob, 1);
   }
   if (epilogue_at_end) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);

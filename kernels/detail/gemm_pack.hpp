@@ -47,8 +47,15 @@ void pack_a(Trans ta, const T* A, index_t lda, index_t i0, index_t mc, index_t p
 template <class T, int NR>
 void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, index_t j0, index_t nr, T* panel) {
   if (tb == Trans::N) {  // row k of op(B) is contiguous
+    // A panel reads NR values from each of kc rows a full row of B apart: each row is a new cache line (and, for
+    // wide B, a new page), which the hardware prefetcher does not follow. Ask for rows kAhead steps early.
+    constexpr index_t kAhead = 8;
     for (index_t k = 0; k < kc; ++k) {
       const T* src = B + (p0 + k) * ldb + j0;
+      if (k + kAhead < kc) {
+        __builtin_prefetch(src + kAhead * ldb);
+        __builtin_prefetch(src + kAhead * ldb + nr - 1);
+      }
       T* dst = panel + k * NR;
       for (index_t j = 0; j < nr; ++j) dst[j] = src[j];
       for (index_t j = nr; j < NR; ++j) dst[j] = T(0);
@@ -61,6 +68,29 @@ void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, ind
     if (nr < NR)
       for (index_t k = 0; k < kc; ++k)
         for (index_t j = nr; j < NR; ++j) panel[k * NR + j] = T(0);
+  }
+}
+
+// Packs op(B)[p0 : p0+kc, j0 : j0+nc] with op(B) = B into all its NR-column panels at once, row by row: each row
+// of B is read once, front to back (where packing panel after panel reads a few values from every row and
+// stalls on a cache or TLB miss per row). One thread's whole block; the last panel zero padded.
+template <class Arch, class T, int NR>
+void pack_b_rows(const T* B, index_t ldb, index_t p0, index_t kc, index_t j0, index_t nc, T* out) {
+  using V = xsimd::batch<T, Arch>;
+  constexpr index_t W = static_cast<index_t>(V::size);
+  static_assert(NR % W == 0);
+  const index_t full = nc / NR, rest = nc - full * NR;
+  for (index_t k = 0; k < kc; ++k) {
+    const T* src = B + (p0 + k) * ldb + j0;
+    T* dst = out + k * NR;
+    for (index_t p = 0; p < full; ++p)
+#pragma GCC unroll 4
+      for (index_t v = 0; v < NR; v += W) V::load_unaligned(src + p * NR + v).store_unaligned(dst + p * NR * kc + v);
+    if (rest > 0) {
+      T* last = dst + full * NR * kc;
+      for (index_t j = 0; j < rest; ++j) last[j] = src[full * NR + j];
+      for (index_t j = rest; j < NR; ++j) last[j] = T(0);
+    }
   }
 }
 
