@@ -132,6 +132,28 @@ TYPED_TEST(GemmTest, EveryTransposeAndScalarCombination) {
   }
 }
 
+// K = 16 with A and B as stored takes the strip path on AVX-512 (gemm_strips.hpp): every row group (8, 4, 2, 1)
+// and a masked last strip, up to M = 64, and past it (M = 65, N = 1024: the other paths); C full of NaN when
+// beta = 0.
+TYPED_TEST(GemmTest, DepthSixteenMatchesReference) {
+  using T = TypeParam;
+  for (Target target : available_targets()) {
+    TargetScope scope(target);
+    std::mt19937_64 rng(16);
+    int rotation = 0;  // cycles through the 9 (alpha, beta) pairs
+    for (index_t M : kOddSizes)
+      for (index_t N : kOddSizes) {
+        if (M > 65 || N > 65) continue;
+        const int r = rotation++;
+        const double alpha = kScalars[r % 3], beta = kScalars[(r / 3) % 3];
+        check_case<T>({Trans::N, Trans::N, M, N, 16, alpha, beta}, rng, /*nan_in_c=*/beta == 0.0);
+        if (this->HasFailure()) return;
+      }
+    for (auto [M, N] : {std::pair<index_t, index_t>{16, 1024}, {64, 257}, {24, 48}})
+      for (double beta : kScalars) check_case<T>({Trans::N, Trans::N, M, N, 16, -0.5, beta}, rng);
+  }
+}
+
 TYPED_TEST(GemmTest, WideOutputCrossesColumnBlocks) {
   // N > NC (4096 for AVX-512/AVX2) exercises the outermost column loop and the shared packed B block.
   using T = TypeParam;
@@ -195,7 +217,10 @@ TYPED_TEST(GemmTest, SameBitsForAnyThreadCount) {
   const std::vector<GemmCase> cases = {{Trans::N, Trans::N, 256, 1024, 256, 1.0, 0.0},
                                        {Trans::N, Trans::T, 64, 64, 1024, 1.0, 1.0},
                                        {Trans::N, Trans::T, 16, 16, 8192, 1.0, 0.0},  // dot-product path
-                                       {Trans::T, Trans::N, 301, 517, 290, -0.5, 1.0}};
+                                       {Trans::T, Trans::N, 301, 517, 290, -0.5, 1.0},
+                                       // one thread: gemm_small (K = 16 but rows of 4 KB and more); two:
+                                       // the blocked loops
+                                       {Trans::N, Trans::N, 64, 4100, 16, -0.5, -0.5}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     for (const GemmCase& c : cases) {
