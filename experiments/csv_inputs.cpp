@@ -51,30 +51,28 @@ void append_number(std::string& out, double v) {
   out += buf;
 }
 
+// One CSV line of n numbers, value(j) for j = 0..n-1.
+template <class Value>
+void append_line(std::string& out, index_t n, const Value& value) {
+  for (index_t j = 0; j < n; ++j) {
+    if (j) out += ',';
+    append_number(out, value(j));
+  }
+  out += '\n';
+}
+
 }  // namespace
 
 std::string samples_csv(const nn::Matrix& x) {
   std::string out;
-  for (index_t j = 0; j < x.cols(); ++j) {
-    for (index_t i = 0; i < x.rows(); ++i) {
-      if (i) out += ',';
-      append_number(out, x(i, j));
-    }
-    out += '\n';
-  }
+  for (index_t s = 0; s < x.cols(); ++s) append_line(out, x.rows(), [&](index_t i) { return x(i, s); });
   return out;
 }
 
 std::string matrix_stack_csv(const nn::WeightPath& path) {
   std::string out;
   for (const nn::Matrix& m : path)
-    for (index_t i = 0; i < m.rows(); ++i) {
-      for (index_t j = 0; j < m.cols(); ++j) {
-        if (j) out += ',';
-        append_number(out, m(i, j));
-      }
-      out += '\n';
-    }
+    for (index_t i = 0; i < m.rows(); ++i) append_line(out, m.cols(), [&](index_t j) { return m(i, j); });
   return out;
 }
 

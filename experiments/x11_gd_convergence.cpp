@@ -15,6 +15,7 @@
 #include "experiments/progress.hpp"
 #include "experiments/sweep.hpp"
 #include "nn/data.hpp"
+#include "nn/estimators.hpp"
 #include "nn/optim.hpp"
 #include "nn/random.hpp"
 #include "nn/residual_network.hpp"
@@ -97,26 +98,13 @@ X11Result X11::train(std::size_t L, const nn::Dataset& data, std::uint64_t seed)
 
   auto max_distance = [&] {
     double worst = 0;
-    for (std::size_t k = 0; k < L; ++k) {
-      double s = 0;
-      for (index_t i = 0; i < A0[k].size(); ++i) {
-        const double diff = A[k]->value.data()[i] - A0[k].data()[i];
-        s += diff * diff;
-      }
-      worst = std::max(worst, std::sqrt(s));
-    }
+    for (std::size_t k = 0; k < L; ++k) worst = std::max(worst, nn::frobenius_distance(A[k]->value, A0[k]));
     return worst;
   };
   auto max_increment = [&] {
     double worst = 0;
-    for (std::size_t k = 0; k + 1 < L; ++k) {
-      double s = 0;
-      for (index_t i = 0; i < A0[k].size(); ++i) {
-        const double diff = A[k + 1]->value.data()[i] - A[k]->value.data()[i];
-        s += diff * diff;
-      }
-      worst = std::max(worst, std::sqrt(s));
-    }
+    for (std::size_t k = 0; k + 1 < L; ++k)
+      worst = std::max(worst, nn::frobenius_distance(A[k + 1]->value, A[k]->value));
     return worst;
   };
   X11Result r;

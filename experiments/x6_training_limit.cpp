@@ -21,6 +21,7 @@
 #include "experiments/progress.hpp"
 #include "experiments/sweep.hpp"
 #include "nn/data.hpp"
+#include "nn/estimators.hpp"
 #include "nn/optim.hpp"
 #include "nn/random.hpp"
 #include "nn/residual_network.hpp"
@@ -112,15 +113,7 @@ class X6 : public Experiment {
 // |Z_{k+1} - Z_k| with P4's norm |V|_F + |W|_F, and the squared tuple norm |dV|_F^2 + |dW|_F^2.
 void layer_increment(const nn::Param& V0, const nn::Param& W0, const nn::Param& V1, const nn::Param& W1,
                      double& p4_norm, double& squared) {
-  double v = 0, w = 0;
-  for (index_t i = 0; i < V0.value.size(); ++i) {
-    const double dv = V1.value.data()[i] - V0.value.data()[i];
-    v += dv * dv;
-  }
-  for (index_t i = 0; i < W0.value.size(); ++i) {
-    const double dw = W1.value.data()[i] - W0.value.data()[i];
-    w += dw * dw;
-  }
+  const double v = nn::squared_distance(V1.value, V0.value), w = nn::squared_distance(W1.value, W0.value);
   p4_norm = std::sqrt(v) + std::sqrt(w);
   squared = v + w;
 }

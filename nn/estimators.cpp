@@ -33,6 +33,20 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+double squared_distance(const Tensor<double>& a, const Tensor<double>& b) {
+  if (a.size() != b.size())
+    throw std::invalid_argument("squared_distance: tensors of " + std::to_string(a.size()) + " and " +
+                                std::to_string(b.size()) + " numbers");
+  double s = 0.0;
+  for (index_t i = 0; i < a.size(); ++i) {
+    const double d = a.data()[i] - b.data()[i];
+    s += d * d;
+  }
+  return s;
+}
+
+double frobenius_distance(const Tensor<double>& a, const Tensor<double>& b) { return std::sqrt(squared_distance(a, b)); }
+
 double DiscretePath::distance(std::size_t i, std::size_t j) const {
   double s = 0.0;
   for (std::size_t c = 0; c < dim; ++c) {

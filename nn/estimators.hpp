@@ -26,6 +26,11 @@ struct DiscretePath {
   static DiscretePath cumulative(const DiscretePath& steps, double scale = 1.0);
 };
 
+// ||a - b||_F² and ||a - b||_F of two tensors of the same size (throws std::invalid_argument otherwise): the
+// distance between two layers' weights, or between weights and their initial values.
+double squared_distance(const Tensor<double>& a, const Tensor<double>& b);
+double frobenius_distance(const Tensor<double>& a, const Tensor<double>& b);
+
 // ---- path statistics (papers.md 6.2-6.4) --------------------------------------------------------------
 // p-variation (papers.md 6.4): V_p = max over partitions 0 = i_0 < ... < i_m = n-1 of sum ||x_{i_{j+1}} -
 // x_{i_j}||^p, by the exact dynamic programme best[j] = max_{i<j} best[i] + ||x_j - x_i||^p (O(n^2)).

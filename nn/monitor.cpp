@@ -16,14 +16,6 @@ double frobenius(const Tensor<double>& t) {
   for (index_t i = 0; i < t.size(); ++i) s += t.data()[i] * t.data()[i];
   return std::sqrt(s);
 }
-double frobenius_distance(const Tensor<double>& a, const Tensor<double>& b) {
-  double s = 0.0;
-  for (index_t i = 0; i < a.size(); ++i) {
-    const double d = a.data()[i] - b.data()[i];
-    s += d * d;
-  }
-  return std::sqrt(s);
-}
 
 // Layer index of "layers.<k>.<rest>", or -1.
 long layer_index(const std::string& name) {

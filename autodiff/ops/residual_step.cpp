@@ -16,6 +16,14 @@ namespace tapelab {
 
 namespace {
 
+// Asks for every cache line of rows x cols values, rows ld apart (for writing when kWrite).
+template <bool kWrite = false, class T>
+void prefetch_rows(const T* p, index_t rows, index_t cols, index_t ld) {
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t off = 0; off < cols * index_t(sizeof(T)); off += 64)
+      __builtin_prefetch(reinterpret_cast<const char*>(p + i * ld) + off, kWrite ? 1 : 0);
+}
+
 enum Input { kH = 0, kW = 1, kV = 2, kB = 3 };
 
 // Validates the shapes; returns m (the hidden width).
@@ -79,9 +87,8 @@ void forward_pre_activation(const Slot<T>& W, const T* h, index_t ldh, index_t n
   kernels::gemm(Trans::N, Trans::N, m, n, W.cols, gamma, W.value, W.ld, h, ldh, T(0), z, n, &ep);
   const int slices = y == nullptr ? 1 : int(std::min<index_t>(8, m));
   for (int c = 0; c < slices; ++c) {
-    for (index_t i = rows_y * c / slices; i < rows_y * (c + 1) / slices; ++i)
-      for (index_t off = 0; off < n * index_t(sizeof(T)); off += 64)
-        __builtin_prefetch(reinterpret_cast<const char*>(y + i * ldy) + off, 1);
+    const index_t y0 = rows_y * c / slices, y1 = rows_y * (c + 1) / slices;
+    if (y != nullptr) prefetch_rows</*kWrite=*/true>(y + y0 * ldy, y1 - y0, n, ldy);
     const index_t r0 = m * c / slices, r1 = m * (c + 1) / slices;
     if (d != nullptr)
       kernels::activation_forward_with_derivative(act, r1 - r0, n, z + r0 * n, n, a + r0 * n, n, d + r0 * n, n);
@@ -304,12 +311,8 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
 
   // The weights: small separate allocations that the previous step's traffic has evicted. Asking for all their
   // lines at once has the misses served side by side instead of one by one as the GEMM meets them.
-  for (const Slot<T>* w : {&sw, has_v ? &sv : nullptr}) {
-    if (w == nullptr) continue;
-    for (index_t i = 0; i < w->rows; ++i)
-      for (index_t off = 0; off < w->cols * index_t(sizeof(T)); off += 64)
-        __builtin_prefetch(reinterpret_cast<const char*>(w->value + i * w->ld) + off);
-  }
+  prefetch_rows(sw.value, sw.rows, sw.cols, sw.ld);
+  if (has_v) prefetch_rows(sv.value, sv.rows, sv.cols, sv.ld);
   const int parts = batch_parts(B);
   run_batch_parts(parts, [&](int p) {
     const PartBuffers<T> part{batch_part(B, parts, p), m};
