@@ -1,5 +1,6 @@
 #include "autodiff/tape.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -161,6 +162,7 @@ template <class T>
 void Tape<T>::clear() {
   slots_.clear();
   nodes_.clear();
+  scopes_.clear();
   values_.rewind();
   scratch_.rewind();
   free_grads_ = nullptr;
@@ -204,11 +206,41 @@ std::string Tape<T>::describe_slot(std::uint32_t i) const {
   return what + " value computed without recording";
 }
 
+// ---- scopes
+// ----------------------------------------------------------------------------------------------------
+
+template <class T>
+void Tape<T>::set_scope(const char* name, index_t index) {
+  if (!scopes_.empty() && scopes_.back().first_node == nodes_.size()) {  // no node in the previous scope
+    scopes_.back() = {nodes_.size(), name, index};
+    return;
+  }
+  scopes_.push_back({nodes_.size(), name, index});
+}
+
+template <class T>
+std::string Tape<T>::scope_string(const char* name, index_t index) {
+  return name == nullptr ? std::string() : std::string(name) + "." + std::to_string(index);
+}
+
+template <class T>
+std::string Tape<T>::scope_of_node(std::size_t node_index) const {
+  // The last mark at or before node_index (marks are sorted by first_node).
+  auto after = std::upper_bound(scopes_.begin(), scopes_.end(), node_index,
+                                [](std::size_t i, const ScopeMark& m) { return i < m.first_node; });
+  if (after == scopes_.begin()) return {};
+  const ScopeMark& m = *(after - 1);
+  return scope_string(m.name, m.index);
+}
+
 template <class T>
 void Tape<T>::check_forward_finite(OpKind kind, std::uint8_t variant, std::uint32_t out) const {
   const Slot<T>& o = slots_[out];
   if (all_finite(o.value, o.rows, o.cols, o.ld)) return;
+  // The scope the op ran in: the current one (whether or not the op recorded a node).
+  const std::string scope = scopes_.empty() ? std::string() : scope_string(scopes_.back().name, scopes_.back().index);
   std::string msg = "anomaly detection: op #" + std::to_string(ops_run_) + " " + op_label(kind, variant) +
+                    (scope.empty() ? "" : " in " + scope) +
                     " produced a non-finite value: output " + first_non_finite(o.value, o.rows, o.cols, o.ld);
   // Name the inputs of the recorded node, if any, to tell "made a NaN" from "passed one on".
   if (o.producer != kNoSlot) {
@@ -230,8 +262,9 @@ void Tape<T>::check_backward_finite(std::size_t node_index) const {
     if (i == kNoSlot || slots_[i].grad == nullptr) continue;
     const Slot<T>& s = slots_[i];
     if (all_finite(s.grad, s.rows, s.cols, s.cols)) continue;
+    const std::string scope = scope_of_node(node_index);
     throw AnomalyError("anomaly detection: backward of " + node_label(n) + " (node #" +
-                       std::to_string(node_index) + ") produced a non-finite gradient for its input " +
+                       std::to_string(node_index) + (scope.empty() ? "" : ", in " + scope) + ") produced a non-finite gradient for its input " +
                        std::to_string(a) + " (" + describe_slot(i) + "): grad" +
                        first_non_finite(s.grad, s.rows, s.cols, s.cols));
   }

@@ -27,7 +27,7 @@
 //    gradient twice). clear() starts a new generation; Vars of older generations throw UsageError on use.
 //  * Anomaly detection (off by default; on for every new tape when the environment has TAPELAB_ANOMALY=1):
 //    every op output and every gradient an op's backward produces is checked for NaN/Inf, and the first op
-//    that produced one is named in an AnomalyError.
+//    that produced one is named in an AnomalyError, with the scope (layer) it was recorded in, if any.
 //  * A tape is used by one thread at a time. The kernels it calls may use OpenMP internally.
 //  * Threads never change results: 1 and 2 threads give bitwise identical values and gradients. Kernels split
 //    output tiles only (kernels/gemm.hpp). An op whose columns are independent samples (residual_step) may cut
@@ -126,6 +126,16 @@ class Tape {
   // Anomaly detection: check every op output and every gradient for NaN/Inf (costs a pass over each).
   void set_anomaly_detection(bool on) { anomaly_detection_ = on; }
   bool anomaly_detection() const { return anomaly_detection_; }
+
+  // ---- scopes: which layer an op belongs to -------------------------------------------------------------
+  // Ops run from now on belong to scope `name`.`index` (a network's "layers", 17) until the next set_scope or
+  // clear_scope, so that an anomaly report says "in layers.17": on a deep network an op number alone does not
+  // tell which layer blew up. `name` must outlive the tape (a string literal). One entry per change, in a vector
+  // that keeps its capacity across clear(): no allocation in a training step after the first.
+  void set_scope(const char* name, index_t index);
+  void clear_scope() { set_scope(nullptr, 0); }
+  // "layers.17" for the scope node `node_index` was recorded in; "" when none.
+  std::string scope_of_node(std::size_t node_index) const;
 
   // ---- inspection ---------------------------------------------------------------------------------------
   std::uint32_t generation() const { return generation_; }
@@ -239,6 +249,15 @@ class Tape {
   void check_forward_finite(OpKind kind, std::uint8_t variant, std::uint32_t out) const;
   void check_backward_finite(std::size_t node_index) const;
   std::string describe_slot(std::uint32_t i) const;
+  static std::string scope_string(const char* name, index_t index);
+
+  // Scope changes, in recording order: the nodes from first_node on (until the next mark) are in name.index
+  // (no scope when name is null).
+  struct ScopeMark {
+    std::size_t first_node;
+    const char* name;
+    index_t index;
+  };
 
   // Recycled gradient buffers: an intrusive list threaded through the free buffers themselves (each is at
   // least one 64-byte arena unit), so recycling needs no container and no allocation.
@@ -249,6 +268,7 @@ class Tape {
 
   std::vector<Slot<T>> slots_;
   std::vector<Node<T>> nodes_;
+  std::vector<ScopeMark> scopes_;
   Arena values_;
   Arena scratch_{std::size_t(1) << 16};
   void* free_grads_ = nullptr;

@@ -198,12 +198,14 @@ Var<double> ResidualNetwork::forward(Tape<double>& tape, TensorView<const double
     hidden_.push_back(h);
   }
   for (std::size_t k = 0; k < c.depth; ++k) {
+    tape.set_scope("layers", index_t(k));  // an anomaly report names the layer, as its parameters are named
     h = step(tape, k, h);
     if (keep_hidden) {
       h.retain_grad();
       hidden_.push_back(h);
     }
   }
+  tape.clear_scope();
   return c.output_embedding ? matmul(tape.param(*output_B_), h) : h;
 }
 

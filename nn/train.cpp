@@ -102,13 +102,19 @@ double train_step(long long iteration, Tape<double>& tape, Module& module, Optim
     } catch (const NonFiniteError& e) {
       std::string where;
       tape.clear();
-      tape.set_anomaly_detection(true);
-      try {
-        make_loss(tape);
-      } catch (const AnomalyError& anomaly) {
-        where = std::string("; replayed with anomaly detection: ") + anomaly.what();
+      {
+        // On for the replay only, whatever make_loss throws.
+        struct AnomalyDetectionOn {
+          Tape<double>& tape;
+          explicit AnomalyDetectionOn(Tape<double>& t) : tape(t) { tape.set_anomaly_detection(true); }
+          ~AnomalyDetectionOn() { tape.set_anomaly_detection(false); }
+        } on(tape);
+        try {
+          make_loss(tape);
+        } catch (const AnomalyError& anomaly) {
+          where = std::string("; replayed: ") + anomaly.what();  // "anomaly detection: op #k ... in layers.j ..."
+        }
       }
-      tape.set_anomaly_detection(false);
       throw NonFiniteError(iteration, e.what() + where);
     }
   }

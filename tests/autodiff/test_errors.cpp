@@ -135,6 +135,34 @@ TEST(Anomaly, BackwardNamesTheOpWhoseGradientOverflowed) {
                 "input 0 (1x2 output of activation(tanh)): grad[0, 0] = inf"));
 }
 
+TEST(Anomaly, ReportsNameTheScopeTheOpRanIn) {
+  const Tensor<double> x{{1.0, 2.0}}, big{{1e200, 1.0}}, seed{{1e300, 1.0}};
+  Tape<double> tape;
+  tape.set_anomaly_detection(true);
+  const Var<double> vx = tape.variable(x);
+  const Var<double> a = tanh(vx);  // node #0, no scope
+  tape.set_scope("layers", 0);
+  tape.set_scope("layers", 1);  // replaces the empty scope layers.0
+  const Var<double> y = scale(a, 1e10);  // node #1 in layers.1: backward overflows here
+  tape.set_scope("blocks", 7);
+  const Var<double> z = scale(y, 1.0);  // node #2 in blocks.7
+  tape.clear_scope();
+  const Var<double> w = scale(z, 1.0);  // node #3, no scope
+  EXPECT_EQ(tape.scope_of_node(0), "");
+  EXPECT_EQ(tape.scope_of_node(1), "layers.1");
+  EXPECT_EQ(tape.scope_of_node(2), "blocks.7");
+  EXPECT_EQ(tape.scope_of_node(3), "");
+  EXPECT_THAT(message_of<AnomalyError>([&] { tape.backward(w, seed); }),
+              HasSubstr("backward of scale (node #1, in layers.1) produced a non-finite gradient"));
+  // Forward: the scope current when the op runs, recorded or not.
+  tape.clear();
+  EXPECT_EQ(tape.scope_of_node(0), "");  // clear() forgets the scopes
+  tape.set_scope("layers", 12);
+  const Var<double> b = tape.constant(big);
+  EXPECT_THAT(message_of<AnomalyError>([&] { hadamard(b, b); }),
+              HasSubstr("op #1 hadamard in layers.12 produced a non-finite value"));
+}
+
 TEST(Anomaly, OffByDefault) {
   if (anomaly_detection_default()) GTEST_SKIP() << "TAPELAB_ANOMALY is set in the environment";
   const Tensor<double> big{{1e200}};

@@ -79,6 +79,7 @@ struct TinyResNet {
     Var<double> h = matmul(tape.param(A), tape.constant(x.col_range(j0, j0 + batch)));
     for (index_t k = 0; k < L; ++k) {
       const std::size_t i = std::size_t(k);
+      tape.set_scope("layers", k);  // as nn::ResidualNetwork does, for anomaly reports
       const ResidualStep<double> s{.W = tape.param(W[i]),
                                    .V = tape.param(V[i]),
                                    .b = tape.param(b[i]),
@@ -88,6 +89,7 @@ struct TinyResNet {
       h = impl == Impl::reference ? residual_step_reference(h, s) : residual_step(h, s);
       if (retain) h.retain_grad();
     }
+    tape.clear_scope();
     const Var<double> out = matmul(tape.param(C), h);
     const Var<double> loss = add(mse(out, tape.constant(y.col_range(j0, j0 + batch))),
                                  scale(softmax_cross_entropy(out, labels), 0.1));

@@ -160,9 +160,33 @@ TEST(Train, NanIsReportedWithIterationAndFirstBadParameter) {
     EXPECT_LT(e.iteration(), 130);
     EXPECT_THAT(e.what(), HasSubstr("iteration " + std::to_string(e.iteration()) + ": loss is inf"));
     // Every weight is finite there, so the forward pass is replayed to name the op where inf first appeared.
-    EXPECT_THAT(e.what(), HasSubstr("replayed with anomaly detection: "));
+    EXPECT_THAT(e.what(), HasSubstr("replayed: anomaly detection: op #"));
     EXPECT_THAT(e.what(), HasSubstr("produced a non-finite value"));
   }
+}
+
+TEST(Train, AnOverflowInsideTheNetworkIsTracedToItsLayer) {
+  // Finite weights whose products overflow: layers 2 and 3 multiply h by ~1e200 each, so h_3 ~ 1e200 is
+  // finite and h_4 is not. The replay with anomaly detection names the layer, as the parameters are named.
+  Rng rng(4);
+  ResidualNetwork net(ResidualNetworkConfig::p2(2, 6, Activation::identity), rng);
+  for (const char* name : {"layers.2.W", "layers.3.W"})
+    for (index_t i = 0; i < 2; ++i)
+      for (index_t j = 0; j < 2; ++j) net.parameter(name).value(i, j) = 1e200;
+  const Tensor<double> x{{1.0}, {2.0}}, y{{0.0}, {0.0}};
+  GradientDescent gd(single_group(net, 0.1));
+  Tape<double> tape;
+  auto loss = [&](Tape<double>& t) { return mse(net.forward(t, x), t.constant(y)); };
+  try {
+    train_step(5, tape, net, gd, loss);
+    FAIL() << "no NonFiniteError";
+  } catch (const NonFiniteError& e) {
+    EXPECT_EQ(e.iteration(), 5);
+    EXPECT_THAT(e.what(), HasSubstr("iteration 5: loss is "));  // inf - inf further up: nan
+    EXPECT_THAT(e.what(), HasSubstr("replayed: anomaly detection: op #4 residual_step(identity, V=I, no b) in "
+                                    "layers.3 produced a non-finite value"));
+  }
+  EXPECT_FALSE(tape.anomaly_detection());  // on for the replay only
 }
 
 TEST(Train, EpochBatchesArePermutationsAndGatherPicksColumns) {
