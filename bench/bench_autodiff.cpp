@@ -15,6 +15,10 @@
 //   V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2, nn::GradientDescent with
 //   lr = 0.01 L on every W_k, V_k, through nn::train_step (so with its NaN/Inf checks). One thread; tapelab-2t
 //   rows two (wall-clock time).
+// BM_GemmRate/gemm1024/<f32|f64>: tapelab's one-thread GEMM at 1024^3 (within a few % of OpenBLAS and of the
+//   core's FMA peak; bench_kernels), the rate against which scripts/bench_table.py puts every training step's
+//   GEMM flops: flops / rate is a floor no implementation doing the model's arithmetic goes under on this CPU,
+//   and libtorch's time over that floor is the largest speed-up over libtorch any implementation could show.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -221,7 +225,25 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   kernels::set_op_threads(1);
 }
 
+// ---- the machine's GEMM rate, for the training steps' floors
+// ------------------------------------------------------------------------------------------
+
+template <class T>
+void BM_GemmRate(benchmark::State& state) {
+  constexpr index_t n = 1024;
+  kernels::set_num_threads(1);
+  const Tensor<T> a = Tensor<T>::uniform(n, n, 1), b = Tensor<T>::uniform(n, n, 2);
+  Tensor<T> c(n, n);
+  for (auto _ : state) {
+    kernels::gemm(Trans::N, Trans::N, n, n, n, T(1), a.data(), a.ld(), b.data(), b.ld(), T(0), c.data(), c.ld());
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_all() {
+  benchmark::RegisterBenchmark("BM_GemmRate/gemm1024/f32", BM_GemmRate<float>)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_GemmRate/gemm1024/f64", BM_GemmRate<double>)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/tape", BM_TapeMatmulChain);
   benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/kernels", BM_KernelsMatmulChain);
   benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/tape", BM_TapeHadamardChain);

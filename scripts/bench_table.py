@@ -30,6 +30,7 @@ def main() -> int:
 
     times = defaultdict(list)  # name -> [time per iteration in its unit]
     per_op = defaultdict(list)  # name -> [seconds per op] (BM_TapeOverhead's counter)
+    gflops = defaultdict(list)  # name -> [GFLOPS counter]
     units = {}
     for b in data.get("benchmarks", []):
         if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
@@ -41,6 +42,8 @@ def main() -> int:
         units[name] = b.get("time_unit", "us")
         if "per_op" in b:
             per_op[name].append(float(b["per_op"]))
+        if "GFLOPS" in b:
+            gflops[name].append(float(b["GFLOPS"]))
 
     rows = defaultdict(dict)  # key -> impl -> (median, best)
     order = []
@@ -91,7 +94,47 @@ def main() -> int:
             for impl, (med, best, unit, name) in sorted(rows[key].items()):
                 op = f"{statistics.median(per_op[name]) * 1e9:>13.1f} ns" if per_op.get(name) else ""
                 print(f"{key[0] + '/' + key[1]:<34} {impl:<18} {med:>10.2f}{unit:>2} {best:>10.2f}{unit:>2} {op:>16}")
+    print_floors(rows, order, gflops)
     return 0
+
+
+def print_floors(rows, order, gflops) -> None:
+    """Training steps against the same run's one-thread 1024^3 GEMM rate (BM_GemmRate/gemm1024/<precision>).
+
+    A step's GEMM flops at that rate take `floor` time: no implementation doing the model's arithmetic on one core
+    of this CPU is faster (the rest of the step, activations and memory traffic, only adds). "of rate" is the step's
+    GEMM flop rate over the GEMM rate; for a peer row, "peer/floor" is its time over the floor: the largest
+    speed-up over that peer any one-thread implementation could show here.
+    """
+    rate = {}
+    for key in order:
+        if key[0] == "BM_GemmRate":
+            for _, (_, _, _, name) in rows[key].items():
+                if gflops.get(name):
+                    rate[key[1]] = statistics.median(gflops[name])
+    steps = [key for key in order if key[0] in ("BM_TrainStep", "BM_P4Step")]
+    if not rate or not steps:
+        return
+    print()
+    print("against the GEMM rate of this run: " +
+          ", ".join(f"{p} {r:.1f} GFLOP/s" for p, r in sorted(rate.items())) + " (BM_GemmRate, 1024^3, one thread)")
+    header = f"{'benchmark':<34} {'impl':<18} {'median':>12} {'of rate':>8} {'floor':>10} {'peer/floor':>11}"
+    print(header)
+    print("-" * len(header))
+    for key in steps:
+        precision = key[1].split("/")[0]
+        if precision not in rate:
+            continue
+        floor = None
+        for impl, (med, _, unit, name) in sorted(rows[key].items(), key=lambda kv: kv[0] != "tapelab"):
+            if "2t" in impl or not gflops.get(name):
+                continue  # the rate is one thread's
+            frac = statistics.median(gflops[name]) / rate[precision]
+            label = f"{key[0]}/{key[1]}" if floor is None else ""
+            if floor is None:
+                floor = med * frac  # the same for every impl of the key: flops / rate
+            peer = f"{med / floor:>11.2f}" if not impl.startswith("tapelab") else ""
+            print(f"{label:<34} {impl:<18} {med:>10.2f}{unit:>2} {frac:>8.2f} {floor:>8.2f}{unit:>2} {peer}")
 
 
 if __name__ == "__main__":
