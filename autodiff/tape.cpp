@@ -44,8 +44,12 @@ Var<T> Tape<T>::param(Parameter<T>& p) {
                       "a parameter's gradient must have its value's shape");
   const std::uint8_t flags =
       Slot<T>::kLeaf | Slot<T>::kParameter | (p.requires_grad ? Slot<T>::kRequiresGrad : 0);
-  slots_.push_back(Slot<T>{p.value.data(), p.requires_grad ? p.grad.data() : nullptr, p.rows(), p.cols(),
-                           p.value.ld(), kNoSlot, flags});
+  T* grad = p.requires_grad ? p.grad.data() : nullptr;
+  if (grad != nullptr && grad_redirect_ != nullptr) {
+    const auto it = grad_redirect_->find(grad);
+    if (it != grad_redirect_->end()) grad = it->second;
+  }
+  slots_.push_back(Slot<T>{p.value.data(), grad, p.rows(), p.cols(), p.value.ld(), kNoSlot, flags});
   return Var<T>(this, std::uint32_t(slots_.size() - 1), generation_);
 }
 

@@ -42,6 +42,7 @@
 #include <initializer_list>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "autodiff/arena.hpp"
@@ -109,8 +110,13 @@ class Tape {
   Var<T> constant(TensorView<const T> x) { return leaf("constant", x, 0); }
   // A value whose gradient backward computes and keeps (Var::grad()). No copy.
   Var<T> variable(TensorView<const T> x) { return leaf("variable", x, Slot<T>::kRequiresGrad); }
-  // A parameter: backward accumulates into p.grad.
+  // A parameter: backward accumulates into p.grad (or where redirect_param_grads says).
   Var<T> param(Parameter<T>& p);
+  // From now on (across clear()), param(p) for a p whose p.grad.data() is a key of `to` accumulates p's
+  // gradient into the mapped buffer instead (contiguous, p's shape); nullptr ends it. How a data-parallel step
+  // (nn/data_parallel.hpp) gives the tape of each part of the batch its own gradient buffers over the same
+  // parameter values. The map must outlive its use; it is looked up once per param() call.
+  void redirect_param_grads(const std::unordered_map<const T*, T*>* to) { grad_redirect_ = to; }
 
   // ---- backward -----------------------------------------------------------------------------------------
   // Gradients of the 1x1 `loss` with respect to everything recorded before it.
@@ -276,6 +282,7 @@ class Tape {
   std::size_t ops_run_ = 0;
   bool backward_done_ = false;
   bool anomaly_detection_ = false;
+  const std::unordered_map<const T*, T*>* grad_redirect_ = nullptr;
 };
 
 // ---- Var members (need the full Tape) ---------------------------------------------------------------------

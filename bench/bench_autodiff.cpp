@@ -13,8 +13,9 @@
 // BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as X6 runs
 //   it: nn::ResidualNetwork with ResidualNetworkConfig::p4(16, 16, 32, 16, L, gelu_erf) (h_{k+1} = h_k +
 //   V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2, nn::GradientDescent with
-//   lr = 0.01 L on every W_k, V_k, through nn::train_step (so with its NaN/Inf checks). One thread; tapelab-2t
-//   rows two (wall-clock time).
+//   lr = 0.01 L on every W_k, V_k, through nn::DataParallelStep (the batch's halves on their own tapes, so with
+//   train_step's NaN/Inf checks). One thread; tapelab-2t rows two, the halves side by side and op threads for the
+//   optimizer's sweeps, as X6 trains its reference network (wall-clock time).
 // BM_GemmRate/gemm1024/<f32|f64>: tapelab's one-thread GEMM at 1024^3 (within a few % of OpenBLAS and of the
 //   core's FMA peak; bench_kernels), the rate against which scripts/bench_table.py puts every training step's
 //   GEMM flops: flops / rate is a floor no implementation doing the model's arithmetic goes under on this CPU,
@@ -29,6 +30,7 @@
 #include "bench_autodiff.hpp"
 #include "kernels/kernels.hpp"
 #include "nn/data.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/init.hpp"
 #include "nn/optim.hpp"
 #include "nn/residual_network.hpp"
@@ -211,13 +213,14 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   for (nn::Param* p : net.parameters())
     if (p->requires_grad) residual.params.push_back(p);  // every W_k, V_k; the embeddings are frozen
   nn::GradientDescent gd({residual});
-  Tape<double> tape;
-  auto make_loss = [&](Tape<double>& tp) {
-    return nn::mean_squared_norm_loss(net.forward(tp, data.x), tp.constant(data.y));
+  nn::DataParallelStep step(net);
+  auto part_loss = [&](Tape<double>& tp, ColumnRange c) {
+    return nn::mean_squared_norm_loss(net.forward(tp, data.x.col_range(c.begin, c.end)),
+                                      tp.constant(data.y.col_range(c.begin, c.end)), n);
   };
   long long iteration = 0;
-  nn::train_step(iteration++, tape, net, gd, make_loss);  // warm-up: the arena reaches its size
-  for (auto _ : state) benchmark::DoNotOptimize(nn::train_step(iteration++, tape, net, gd, make_loss));
+  step.step(iteration++, gd, n, part_loss, threads);  // warm-up: the arenas reach their size
+  for (auto _ : state) benchmark::DoNotOptimize(step.step(iteration++, gd, n, part_loss, threads));
   // 6 GEMMs of q m n multiply-adds per layer (forward W h, V A; backward V^T G, G A^T, dZ h^T, W^T dZ).
   state.counters["GFLOPS"] =
       benchmark::Counter(double(L) * 6 * 2 * q * m * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);

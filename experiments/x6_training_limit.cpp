@@ -20,7 +20,9 @@
 #include "experiments/experiment.hpp"
 #include "experiments/progress.hpp"
 #include "experiments/sweep.hpp"
+#include "kernels/target.hpp"
 #include "nn/data.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/estimators.hpp"
 #include "nn/optim.hpp"
 #include "nn/random.hpp"
@@ -106,7 +108,7 @@ class X6 : public Experiment {
 
  private:
   DepthResult train(std::size_t L, const nn::Dataset& data, const nn::Matrix& W0,
-                    const std::vector<std::size_t>& keep_every) const;
+                    const std::vector<std::size_t>& keep_every, int threads) const;
   X6Config c_;
 };
 
@@ -118,8 +120,10 @@ void layer_increment(const nn::Param& V0, const nn::Param& W0, const nn::Param& 
   squared = v + w;
 }
 
+// GD on the network of depth L, the batch's two halves through nn::DataParallelStep (on `threads` threads: the
+// same bits for any number).
 DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& W0,
-                      const std::vector<std::size_t>& keep) const {
+                      const std::vector<std::size_t>& keep, int threads) const {
   const index_t q = c_.width, m = c_.hidden;
   const bool paper = c_.scaling == "paper";
   nn::ResidualNetworkConfig cfg = nn::ResidualNetworkConfig::p4(q, q, m, q, L, parse_activation_flag(c_.activation));
@@ -139,6 +143,16 @@ DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& 
   const std::set<int> record(c_.record_at.begin(), c_.record_at.end());
   DepthResult r;
   Tape<double> tape;
+  nn::DataParallelStep step(net);
+  const index_t n = data.x.cols();
+  // The loss of the columns c, as their share of the loss over all n samples: paper (1/n) Σ ||F(x_i) - y_i||²;
+  // the authors' code mse, the mean over the n q entries.
+  auto part_loss = [&](Tape<double>& tp, ColumnRange c) {
+    const Var<double> pred = net.forward(tp, data.x.col_range(c.begin, c.end));
+    const Var<double> y = tp.constant(data.y.col_range(c.begin, c.end));
+    return paper ? nn::mean_squared_norm_loss(pred, y, n)
+                 : scale(squared_norm(sub(pred, y)), 1.0 / double(n * data.y.rows()));
+  };
   const auto start = std::chrono::steady_clock::now();
   double l2 = 0;
   for (int t = 0; t <= c_.iterations; ++t) {
@@ -160,16 +174,17 @@ DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& 
       }
       r.snapshots.push_back(std::move(s));
     }
-    auto make_loss = [&](Tape<double>& tp) {
-      const Var<double> pred = net.forward(tp, data.x);
-      return paper ? nn::mean_squared_norm_loss(pred, tp.constant(data.y)) : mse(pred, tp.constant(data.y));
-    };
     if (t < c_.iterations) {
-      r.loss.push_back(nn::train_step(t, tape, net, gd, make_loss));
-    } else {
-      tape.clear();
+      r.loss.push_back(step.step(t, gd, n, part_loss, threads));
+    } else {  // Z(T): its loss only, summed over the same parts as the training losses
       NoGradGuard no_grad;
-      r.loss.push_back(make_loss(tape).item());
+      const int parts = batch_parts(n);
+      double loss = 0;
+      for (int p = 0; p < parts; ++p) {
+        tape.clear();
+        loss += part_loss(tape, batch_part(n, parts, p)).item();
+      }
+      r.loss.push_back(loss);
     }
   }
   r.l2_increments = std::sqrt(l2);
@@ -213,12 +228,27 @@ void X6::run(Run& run) {
   double total = 0;
   for (std::size_t L : all_jobs) total += double(L);
   Progress progress("X6", all_jobs.size(), "depths", total);
-  parallel_for(all_jobs.size(), run.threads(), [&](std::size_t j) {
-    const std::size_t L = all_jobs[j];
-    std::vector<std::size_t> keep;
-    if (L == N) keep.assign(needed.begin(), needed.end());
-    else for (std::size_t k = 0; k < L; ++k) keep.push_back(k);
-    results[j] = train(L, data, W0, keep);
+  // The reference first, on every thread: it is most of the work (2^14 layers against 2^11 for all the depths
+  // together), so run beside the others it would leave the other threads idle for most of the run. Its two
+  // batch halves meet once per GD step (DataParallelStep); op threads for the optimizer's sweeps over its 2^15
+  // weight matrices. Then the other depths side by side, one thread each. Same bits for any thread count.
+  {
+    const int op_threads = kernels::op_threads();
+    kernels::set_op_threads(run.threads());
+    try {
+      results[0] = train(N, data, W0, std::vector<std::size_t>(needed.begin(), needed.end()), run.threads());
+    } catch (...) {
+      kernels::set_op_threads(op_threads);
+      throw;
+    }
+    kernels::set_op_threads(op_threads);
+    progress.advance(double(N));
+  }
+  parallel_for(all_jobs.size() - 1, run.threads(), [&](std::size_t i) {
+    const std::size_t j = i + 1, L = all_jobs[j];
+    std::vector<std::size_t> keep(L);
+    for (std::size_t k = 0; k < L; ++k) keep[k] = k;
+    results[j] = train(L, data, W0, keep, 1);
     progress.advance(double(L));
   });
   progress.finish();

@@ -121,13 +121,21 @@ ResidualNetwork::ResidualNetwork(const ResidualNetworkConfig& config, Rng& rng, 
                   : uniform(rng, c.output_dim, q, fan_in_uniform_bound(q));
     output_B_ = &add_parameter("output.B", std::move(b), c.embeddings_trainable);
   }
+  ones_column_ = Matrix::filled(c.width, 1, 1.0);
 }
 
 // δ * a for a 1x1 Var δ: δ broadcast to a's shape as ones_rows δ ones_cols (two tiny GEMMs), then ⊙.
 Var<double> ResidualNetwork::scalar_times(Tape<double>& tape, const Var<double>& scalar,
                                           const Var<double>& a) {
-  const Var<double> column = matmul(tape.constant(ones_rows_), scalar);
-  return hadamard(a, matmul(column, tape.constant(ones_cols_)));
+  const Var<double> column = matmul(tape.constant(ones_column_), scalar);
+  return hadamard(a, matmul(column, tape.constant(ones_row(a.cols()))));
+}
+
+const Tensor<double>& ResidualNetwork::ones_row(index_t cols) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  auto it = ones_rows_.find(cols);
+  if (it == ones_rows_.end()) it = ones_rows_.emplace(cols, Matrix::filled(1, cols, 1.0)).first;
+  return it->second;
 }
 
 Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<double>& h) {
@@ -182,11 +190,10 @@ Var<double> ResidualNetwork::forward(Tape<double>& tape, TensorView<const double
     throw std::invalid_argument("ResidualNetwork::forward: x is " + std::to_string(x.rows) + "x" +
                                 std::to_string(x.cols) + " but the network expects " +
                                 std::to_string(c.input_dim) + " rows (input_dim, one column per sample)");
-  if (ones_cols_.cols() != x.cols) {
-    ones_rows_ = Matrix::filled(c.width, 1, 1.0);
-    ones_cols_ = Matrix::filled(1, x.cols, 1.0);
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);  // (two tapes may run forward at once)
+    hidden_.clear();
   }
-  hidden_.clear();
   // Without an input embedding h_0 = x; as a variable (when kept) so that dl/dh_0 is computed.
   Var<double> h = c.input_embedding ? matmul(tape.param(*input_A_), tape.constant(x))
                                     : (keep_hidden ? tape.variable(x) : tape.constant(x));

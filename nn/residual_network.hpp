@@ -16,6 +16,8 @@
 // The fused autodiff residual_step is used where the form is h + α V σ(γ W h + b) with constants α, γ (P1
 // δ=none, P2, P4, P5 res-3); the other forms are composed from matmul/activation/scale/add.
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -72,6 +74,7 @@ class ResidualNetwork : public Module {
 
   // The forward pass on tape: x is input_dim x B (must outlive the recording). With keep_hidden, h_0..h_L
   // are kept and retain their gradients (hidden_states(), hidden_gradients() after backward).
+  // Two tapes may run forward at once (nn::DataParallelStep, one per part of a batch), without keep_hidden.
   Var<double> forward(Tape<double>& tape, TensorView<const double> x, bool keep_hidden = false);
 
   // After forward(keep_hidden = true), before tape.clear(): h_0..h_L, and after backward dl/dh_0..dl/dh_L.
@@ -86,6 +89,7 @@ class ResidualNetwork : public Module {
  private:
   Var<double> step(Tape<double>& tape, std::size_t k, const Var<double>& h);
   Var<double> scalar_times(Tape<double>& tape, const Var<double>& scalar, const Var<double>& a);
+  const Tensor<double>& ones_row(index_t cols);
 
   ResidualNetworkConfig config_;
   std::vector<Param*> W_, V_, b_, delta_;  // per layer (empty vectors where the form has none)
@@ -93,7 +97,12 @@ class ResidualNetwork : public Module {
   Param* input_A_ = nullptr;
   Param* output_B_ = nullptr;
   std::vector<Var<double>> hidden_;
-  Tensor<double> ones_rows_, ones_cols_;  // constants for the δ broadcast (P1 trainable δ)
+  // Constants for the δ broadcast (P1 trainable δ): a width x 1 column of ones, and a 1 x B row of ones per batch
+  // width B seen (the parts of a data-parallel step may differ by a column; std::map keeps each in place while a
+  // tape points at it). The mutex lets two tapes run forward at once.
+  Tensor<double> ones_column_;
+  std::map<index_t, Tensor<double>> ones_rows_;
+  std::mutex mutex_;
 };
 
 }  // namespace tapelab::nn

@@ -86,47 +86,62 @@ void check_finite(long long iteration, double loss, Module& module) {
   if (!f.gradients) report_first_bad(iteration, module, true);
 }
 
+void report_non_finite_loss(long long iteration, double loss, Tape<double>& tape, Module& module,
+                            const std::function<Var<double>(Tape<double>&)>& make_loss) {
+  try {
+    check_finite(iteration, loss, module);  // throws: names the first bad parameter too, if there is one
+  } catch (const NonFiniteError& e) {
+    if (tape.anomaly_detection()) throw;  // the forward pass was checked op by op already
+    // The parameters may all be finite (an overflow inside the forward pass): replay the forward pass with
+    // anomaly detection to name the op, and so the layer, where the first non-finite value appeared.
+    std::string where;
+    tape.clear();
+    {
+      // On for the replay only, whatever make_loss throws.
+      struct AnomalyDetectionOn {
+        Tape<double>& tape;
+        explicit AnomalyDetectionOn(Tape<double>& t) : tape(t) { tape.set_anomaly_detection(true); }
+        ~AnomalyDetectionOn() { tape.set_anomaly_detection(false); }
+      } on(tape);
+      try {
+        make_loss(tape);
+      } catch (const AnomalyError& anomaly) {
+        where = std::string("; replayed: ") + anomaly.what();  // "anomaly detection: op #k ... in layers.j ..."
+      }
+    }
+    throw NonFiniteError(iteration, e.what() + where);
+  }
+  throw std::logic_error("report_non_finite_loss: the loss is finite");
+}
+
+double finish_step(long long iteration, double loss, Module& module, Optimizer& optimizer) {
+  check_finite(iteration, loss, module);
+  // The update and the check of the updated values in one sweep where the optimizer can (GradientDescent). Only
+  // what the optimizer changed can have become non-finite; the rest was checked above.
+  if (!optimizer.step_and_check_finite()) check_values(iteration, module);
+  return loss;
+}
+
 double train_step(long long iteration, Tape<double>& tape, Module& module, Optimizer& optimizer,
                   const std::function<Var<double>(Tape<double>&)>& make_loss) {
   tape.clear();
   optimizer.zero_grad();
   const Var<double> loss = make_loss(tape);
   const double value = loss.item();
-  if (std::isfinite(value)) {
-    tape.backward(loss);
-  } else if (!tape.anomaly_detection()) {
-    // The parameters may all be finite (an overflow inside the forward pass): replay the forward pass with
-    // anomaly detection to name the op, and so the layer, where the first non-finite value appeared.
-    try {
-      check_finite(iteration, value, module);
-    } catch (const NonFiniteError& e) {
-      std::string where;
-      tape.clear();
-      {
-        // On for the replay only, whatever make_loss throws.
-        struct AnomalyDetectionOn {
-          Tape<double>& tape;
-          explicit AnomalyDetectionOn(Tape<double>& t) : tape(t) { tape.set_anomaly_detection(true); }
-          ~AnomalyDetectionOn() { tape.set_anomaly_detection(false); }
-        } on(tape);
-        try {
-          make_loss(tape);
-        } catch (const AnomalyError& anomaly) {
-          where = std::string("; replayed: ") + anomaly.what();  // "anomaly detection: op #k ... in layers.j ..."
-        }
-      }
-      throw NonFiniteError(iteration, e.what() + where);
-    }
-  }
-  check_finite(iteration, value, module);
-  // The update and the check of the updated values in one sweep where the optimizer can (GradientDescent). Only
-  // what the optimizer changed can have become non-finite; the rest was checked above.
-  if (!optimizer.step_and_check_finite()) check_values(iteration, module);
-  return value;
+  if (!std::isfinite(value)) report_non_finite_loss(iteration, value, tape, module, make_loss);
+  tape.backward(loss);
+  return finish_step(iteration, value, module, optimizer);
 }
 
 Var<double> mean_squared_norm_loss(const Var<double>& pred, const Var<double>& target) {
-  return scale(squared_norm(sub(pred, target)), 1.0 / double(pred.cols()));
+  return mean_squared_norm_loss(pred, target, pred.cols());
+}
+
+Var<double> mean_squared_norm_loss(const Var<double>& pred, const Var<double>& target, index_t samples) {
+  if (samples < pred.cols())
+    throw std::invalid_argument("mean_squared_norm_loss: " + std::to_string(pred.cols()) +
+                                " columns cannot be a share of a batch of " + std::to_string(samples));
+  return scale(squared_norm(sub(pred, target)), 1.0 / double(samples));
 }
 
 std::vector<std::vector<std::size_t>> epoch_batches(Rng& rng, std::size_t n, std::size_t batch_size) {

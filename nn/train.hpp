@@ -34,9 +34,21 @@ void check_finite(long long iteration, double loss, Module& module);
 double train_step(long long iteration, Tape<double>& tape, Module& module, Optimizer& optimizer,
                   const std::function<Var<double>(Tape<double>&)>& make_loss);
 
+// The pieces of a step, for steps that record their forward pass differently (nn/data_parallel.hpp):
+// The loss of `iteration` is not finite: throws NonFiniteError naming the first non-finite parameter, if any,
+// and the op and layer where the first non-finite value appeared, found by replaying make_loss on tape with
+// anomaly detection (unless it is on already).
+[[noreturn]] void report_non_finite_loss(long long iteration, double loss, Tape<double>& tape, Module& module,
+                                         const std::function<Var<double>(Tape<double>&)>& make_loss);
+// After backward: check_finite, the optimizer's step, the check of the updated values. Returns loss.
+double finish_step(long long iteration, double loss, Module& module, Optimizer& optimizer);
+
 // P4 4.1 loss (1/n) Σ_i ||pred_i - y_i||² for column-per-sample pred, y (d' x n). autodiff's mse is this
 // divided by d' (the authors' code's `.mean()`, papers.md 4.5).
 Var<double> mean_squared_norm_loss(const Var<double>& pred, const Var<double>& target);
+// The share of some columns of a batch of `samples` in that loss: (1/samples) Σ_{i in pred's columns} ||..||²
+// (a DataParallelStep part's loss; the parts' shares add up to the loss above).
+Var<double> mean_squared_norm_loss(const Var<double>& pred, const Var<double>& target, index_t samples);
 
 // Mini-batch SGD: each epoch a fresh permutation of 0..n-1 from rng, cut into batches of batch_size (the
 // last one shorter).

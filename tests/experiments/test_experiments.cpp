@@ -131,6 +131,36 @@ TEST(Experiments, ResultsDoNotDependOnTheThreadCount) {
   EXPECT_EQ(a, b);
 }
 
+// X6 trains the reference on every thread (its batch halves side by side, nn::DataParallelStep), then the other
+// depths one per thread: a batch of 70 is cut in two, and every number must still not depend on the threads.
+TEST(Experiments, X6DoesNotDependOnTheThreadCount) {
+  const std::vector<std::string> flags = {"--depths", "4,8", "--reference-depth", "32", "--iterations", "3",
+                                          "--record-at", "1,3", "--width", "4", "--hidden", "6", "--samples", "70",
+                                          "--no-plots"};
+  std::vector<std::string> one = {"run", "X6", "--threads", "1", "--out", fresh_dir("x6threads1")};
+  std::vector<std::string> two = {"run", "X6", "--threads", "2", "--out", fresh_dir("x6threads2")};
+  one.insert(one.end(), flags.begin(), flags.end());
+  two.insert(two.end(), flags.begin(), flags.end());
+  ASSERT_EQ(tapelab(one), 0);
+  ASSERT_EQ(tapelab(two), 0);
+  // distances.csv holds E_L(t), the distance of each depth's weights to the reference's
+  for (const char* file : {"/iterations.csv", "/distances.csv"}) {
+    const std::string a = read_text(one[5] + file);
+    EXPECT_NE(a.find("\n8,3,"), std::string::npos) << file << " has depth 8 at t = 3";
+    EXPECT_EQ(a, read_text(two[5] + file)) << file;
+  }
+  // depths.csv: everything but the last column, the time per iteration (the reference's row included)
+  auto without_times = [](const std::string& csv) {
+    std::string out, line;
+    std::istringstream in(csv);
+    while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
+    return out;
+  };
+  const std::string depths = without_times(read_text(one[5] + "/depths.csv"));
+  EXPECT_NE(depths.find("\n32,"), std::string::npos);
+  EXPECT_EQ(depths, without_times(read_text(two[5] + "/depths.csv")));
+}
+
 // A run writes the inputs it used; a second run reading them back (--x, --y, --w0) reproduces it number for
 // number, which is what lets another implementation be compared on the same inputs.
 TEST(Experiments, TrainingRunsReproduceFromTheirOwnCsvInputs) {

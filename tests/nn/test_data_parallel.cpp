@@ -1,0 +1,157 @@
+// DataParallelStep: the same bits on one and two threads, the same gradients as train_step on the whole batch
+// for the P4 network (residual_step cuts a batch of 64 or more the same way), and NaN/Inf reports that name
+// the iteration and the layer.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/target.hpp"
+#include "nn/data.hpp"
+#include "nn/data_parallel.hpp"
+#include "nn/init.hpp"
+#include "nn/optim.hpp"
+#include "nn/residual_network.hpp"
+#include "nn/train.hpp"
+
+namespace tapelab::nn {
+namespace {
+
+using testing::HasSubstr;
+
+// X6's model, small: P4 with GELU-erf, V drawn (V = 0 would hide half the backward), n samples.
+struct P4Setup {
+  Rng rng{5};
+  Dataset data;
+  ResidualNetwork net;
+  GradientDescent gd;
+  explicit P4Setup(index_t n, std::size_t depth = 6)
+      : data(p4_gaussian_data(rng, n, 4, 4)),
+        net(ResidualNetworkConfig::p4(4, 4, 8, 4, depth, kernels::Activation::gelu_erf), rng),
+        gd({trainable(net, 0.06)}) {
+    net.set_layer_weights("V", WeightPath(depth, gaussian(rng, 4, 8, 0.5)));
+  }
+  static ParamGroup trainable(Module& m, double lr) {
+    ParamGroup g{{}, lr};
+    for (Param* p : m.parameters())
+      if (p->requires_grad) g.params.push_back(p);
+    return g;
+  }
+  DataParallelStep::PartLoss part_loss() {
+    return [this](Tape<double>& t, ColumnRange c) {
+      const index_t n = data.x.cols();
+      return mean_squared_norm_loss(net.forward(t, data.x.col_range(c.begin, c.end)),
+                                    t.constant(data.y.col_range(c.begin, c.end)), n);
+    };
+  }
+  std::vector<double> values() {
+    std::vector<double> out;
+    for (Param* p : net.parameters()) out.insert(out.end(), p->value.data(), p->value.data() + p->value.size());
+    return out;
+  }
+};
+
+struct Trajectory {
+  std::vector<double> losses, values;
+};
+
+Trajectory data_parallel(index_t n, int threads, int steps = 3) {
+  kernels::set_num_threads(threads);
+  P4Setup s(n);
+  DataParallelStep step(s.net);
+  Trajectory t;
+  for (int it = 0; it < steps; ++it) t.losses.push_back(step.step(it, s.gd, n, s.part_loss(), threads));
+  t.values = s.values();
+  kernels::set_num_threads(1);
+  return t;
+}
+
+Trajectory whole_batch(index_t n, int steps = 3) {
+  P4Setup s(n);
+  Tape<double> tape;
+  Trajectory t;
+  for (int it = 0; it < steps; ++it)
+    t.losses.push_back(train_step(it, tape, s.net, s.gd, [&](Tape<double>& tp) {
+      return mean_squared_norm_loss(s.net.forward(tp, s.data.x), tp.constant(s.data.y));
+    }));
+  t.values = s.values();
+  return t;
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+TEST(DataParallelStep, OneAndTwoThreadsGiveTheSameBits) {
+  const Trajectory one = data_parallel(100, 1), two = data_parallel(100, 2);
+  EXPECT_TRUE(same_bits(one.losses, two.losses));
+  EXPECT_TRUE(same_bits(one.values, two.values));
+  EXPECT_TRUE(std::isfinite(one.losses.back()));
+  EXPECT_LT(one.losses.back(), one.losses.front());  // and it trains
+}
+
+TEST(DataParallelStep, MatchesTheWholeBatchStep) {
+  // residual_step cuts a batch of 100 into the same halves and adds their gradients in the same order, so
+  // the weights follow the same trajectory bit for bit; the loss is summed in another order (to rounding).
+  const Trajectory parts = data_parallel(100, 2), whole = whole_batch(100);
+  EXPECT_TRUE(same_bits(parts.values, whole.values));
+  ASSERT_EQ(parts.losses.size(), whole.losses.size());
+  for (std::size_t i = 0; i < parts.losses.size(); ++i)
+    EXPECT_NEAR(parts.losses[i], whole.losses[i], 1e-14 * whole.losses[i]);
+  EXPECT_NE(parts.losses.front(), parts.losses.back());
+}
+
+TEST(DataParallelStep, ASmallBatchStaysWhole) {
+  // Under 64 columns there is one part: exactly train_step, loss included.
+  const Trajectory parts = data_parallel(40, 2), whole = whole_batch(40);
+  EXPECT_TRUE(same_bits(parts.losses, whole.losses));
+  EXPECT_TRUE(same_bits(parts.values, whole.values));
+}
+
+TEST(DataParallelStep, AnOverflowIsTracedToItsIterationAndLayer) {
+  P4Setup s(100, 6);
+  for (index_t i = 0; i < 8; ++i)
+    for (index_t j = 0; j < 4; ++j) {
+      s.net.parameter("layers.2.W").value(i, j) = 1e150;
+      s.net.parameter("layers.3.W").value(i, j) = 1e150;
+    }
+  s.net.set_layer_weights("V", WeightPath(6, Matrix::filled(4, 8, 1e150)));
+  DataParallelStep step(s.net);
+  try {
+    step.step(11, s.gd, 100, s.part_loss(), 2);
+    FAIL() << "no NonFiniteError";
+  } catch (const NonFiniteError& e) {
+    EXPECT_EQ(e.iteration(), 11);
+    EXPECT_THAT(e.what(), HasSubstr("iteration 11: loss is "));
+    EXPECT_THAT(e.what(), HasSubstr("replayed: anomaly detection: op #"));
+    EXPECT_THAT(e.what(), HasSubstr(" in layers."));
+  }
+}
+
+TEST(DataParallelStep, AnErrorInAPartReachesTheCaller) {
+  P4Setup s(100);
+  DataParallelStep step(s.net);
+  const Tensor<double> wrong(3, 100);  // the network wants 4 rows
+  auto bad = [&](Tape<double>& t, ColumnRange c) {
+    return mean_squared_norm_loss(s.net.forward(t, wrong.col_range(c.begin, c.end)),
+                                  t.constant(s.data.y.col_range(c.begin, c.end)), 100);
+  };
+  EXPECT_THAT([&] { step.step(0, s.gd, 100, bad, 2); },
+              testing::ThrowsMessage<std::invalid_argument>(HasSubstr("x is 3x50 but the network expects 4 rows")));
+}
+
+TEST(MeanSquaredNormLoss, APartIsItsShareOfTheWholeBatch) {
+  const Tensor<double> p{{1, 2, 5}, {3, 4, 6}}, y(2, 3);
+  Tape<double> tape;
+  const double whole = mean_squared_norm_loss(tape.constant(p), tape.constant(y)).item();
+  const double first = mean_squared_norm_loss(tape.constant(p.col_range(0, 2)), tape.constant(y.col_range(0, 2)), 3).item();
+  const double last = mean_squared_norm_loss(tape.constant(p.col_range(2, 3)), tape.constant(y.col_range(2, 3)), 3).item();
+  EXPECT_DOUBLE_EQ(first + last, whole);
+  EXPECT_THROW(mean_squared_norm_loss(tape.constant(p), tape.constant(y), 2), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace tapelab::nn
