@@ -13,15 +13,29 @@ DataParallelStep::DataParallelStep(Module& module) : module_(module), params_(mo
   // Every parameter gets a buffer, frozen ones too: one unfrozen later must not have part 1 write into its
   // Parameter::grad while part 0 does.
   part1_grads_.reserve(params_.size());
-  for (Param* p : params_) {
-    part1_grads_.emplace_back(p->rows(), p->cols());
-    to_part1_.emplace(p->grad.data(), part1_grads_.back().data());
-  }
+  for (Param* p : params_) part1_grads_.emplace_back(p->rows(), p->cols());
+  map_part1_grads();
   tapes_[1].redirect_param_grads(&to_part1_);
+}
+
+void DataParallelStep::map_part1_grads() {
+  to_part1_.clear();
+  grad_keys_.clear();
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    to_part1_.emplace(params_[i]->grad.data(), part1_grads_[i].data());
+    grad_keys_.push_back(params_[i]->grad.data());
+  }
 }
 
 double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t batch, const PartLoss& part_loss,
                               int threads) {
+  // The redirection is keyed by where each Parameter::grad lives: should one have been given a new tensor since,
+  // part 1 would otherwise write into it beside part 0.
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (params_[i]->grad.data() != grad_keys_[i]) {
+      map_part1_grads();
+      break;
+    }
   const int parts = batch_parts(batch);
   double values[2] = {0.0, 0.0};
   std::exception_ptr errors[2];

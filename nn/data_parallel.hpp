@@ -47,6 +47,8 @@ class DataParallelStep {
   std::vector<Param*> params_;
   std::vector<Tensor<double>> part1_grads_;               // one per parameter, in params_ order
   std::unordered_map<const double*, double*> to_part1_;  // Parameter::grad -> its part-1 buffer
+  std::vector<const double*> grad_keys_;                  // the keys, in params_ order
+  void map_part1_grads();
   std::array<Tape<double>, 2> tapes_;
 };
 

@@ -143,6 +143,17 @@ TEST(DataParallelStep, AnErrorInAPartReachesTheCaller) {
               testing::ThrowsMessage<std::invalid_argument>(HasSubstr("x is 3x50 but the network expects 4 rows")));
 }
 
+TEST(DataParallelStep, FollowsAParameterGivenANewGradientTensor) {
+  // Part 1's gradients are found by where Parameter::grad lives; a new grad tensor must not be written by
+  // both parts at once (which would also double count). The trajectory stays the whole-batch one.
+  P4Setup s(100);
+  DataParallelStep step(s.net);
+  step.step(0, s.gd, 100, s.part_loss(), 2);
+  for (Param* p : s.net.parameters()) p->grad = Tensor<double>(p->rows(), p->cols());
+  for (int it = 1; it < 3; ++it) step.step(it, s.gd, 100, s.part_loss(), 2);
+  EXPECT_TRUE(same_bits(s.values(), whole_batch(100).values));
+}
+
 TEST(MeanSquaredNormLoss, APartIsItsShareOfTheWholeBatch) {
   const Tensor<double> p{{1, 2, 5}, {3, 4, 6}}, y(2, 3);
   Tape<double> tape;
