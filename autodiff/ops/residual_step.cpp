@@ -112,12 +112,17 @@ class PrefetchPlan {
     total_ += std::size_t(rows) * ((bytes + 63) / 64);
   }
   // Issues the lines up to fraction num/den of the total (the next slice), resuming where the last one stopped.
+  // A tight loop per row of a run: a step of the (run, row, offset) bookkeeping per line cost more than the
+  // prefetch itself (measured: 6% of a d = 16 training step, most of it here).
   void issue(int num, int den) {
     const std::size_t until = total_ * std::size_t(num) / std::size_t(den);
-    for (; issued_ < until && run_ < n_; ++issued_) {
+    while (issued_ < until && run_ < n_) {
       const Run& r = runs_[run_];
-      __builtin_prefetch(r.p + std::size_t(row_) * r.stride + offset_, 0, 1);
-      offset_ += 64;
+      const char* line = r.p + std::size_t(row_) * r.stride + offset_;
+      const std::size_t take = std::min((r.bytes - offset_ + 63) / 64, until - issued_);
+      for (std::size_t i = 0; i < take; ++i) __builtin_prefetch(line + 64 * i, 0, 1);
+      issued_ += take;
+      offset_ += 64 * take;
       if (offset_ >= r.bytes) {
         offset_ = 0;
         if (++row_ == r.rows) {
