@@ -242,10 +242,11 @@ void Tape<T>::check_forward_finite(OpKind kind, std::uint8_t variant, std::uint3
   const Slot<T>& o = slots_[out];
   if (all_finite(o.value, o.rows, o.cols, o.ld)) return;
   // The scope the op ran in: the current one (whether or not the op recorded a node).
-  const std::string scope = scopes_.empty() ? std::string() : scope_string(scopes_.back().name, scopes_.back().index);
+  const std::string scope =
+      scopes_.empty() ? std::string() : scope_string(scopes_.back().name, scopes_.back().index);
   std::string msg = "anomaly detection: op #" + std::to_string(ops_run_) + " " + op_label(kind, variant) +
-                    (scope.empty() ? "" : " in " + scope) +
-                    " produced a non-finite value: output " + first_non_finite(o.value, o.rows, o.cols, o.ld);
+                    (scope.empty() ? "" : " in " + scope) + " produced a non-finite value: output " +
+                    first_non_finite(o.value, o.rows, o.cols, o.ld);
   // Name the inputs of the recorded node, if any, to tell "made a NaN" from "passed one on".
   if (o.producer != kNoSlot) {
     const Node<T>& n = nodes_[o.producer];
@@ -268,9 +269,9 @@ void Tape<T>::check_backward_finite(std::size_t node_index) const {
     if (all_finite(s.grad, s.rows, s.cols, s.cols)) continue;
     const std::string scope = scope_of_node(node_index);
     throw AnomalyError("anomaly detection: backward of " + node_label(n) + " (node #" +
-                       std::to_string(node_index) + (scope.empty() ? "" : ", in " + scope) + ") produced a non-finite gradient for its input " +
-                       std::to_string(a) + " (" + describe_slot(i) + "): grad" +
-                       first_non_finite(s.grad, s.rows, s.cols, s.cols));
+                       std::to_string(node_index) + (scope.empty() ? "" : ", in " + scope) +
+                       ") produced a non-finite gradient for its input " + std::to_string(a) + " (" +
+                       describe_slot(i) + "): grad" + first_non_finite(s.grad, s.rows, s.cols, s.cols));
   }
 }
 

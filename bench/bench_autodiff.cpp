@@ -238,10 +238,12 @@ void BM_GemmRate(benchmark::State& state) {
   const Tensor<T> a = Tensor<T>::uniform(n, n, 1), b = Tensor<T>::uniform(n, n, 2);
   Tensor<T> c(n, n);
   for (auto _ : state) {
-    kernels::gemm(Trans::N, Trans::N, n, n, n, T(1), a.data(), a.ld(), b.data(), b.ld(), T(0), c.data(), c.ld());
+    kernels::gemm(Trans::N, Trans::N, n, n, n, T(1), a.data(), a.ld(), b.data(), b.ld(), T(0), c.data(),
+                  c.ld());
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void register_all() {

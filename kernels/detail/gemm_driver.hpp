@@ -316,8 +316,8 @@ template <class Arch, class T>
       // An edge at most two vectors wide (N = 32 floats) twice as tall: 2 MR x 2 vectors is as many accumulators
       // as a whole tile, where MR x 2 would leave the FMA units waiting on the broadcasts of A.
       for (index_t i = 0; i < M; i += 2 * MR)
-        small_edge<Arch, T, 2 * MR, 2>(N - j, K, a_rows(i), ars, aks, B + j, ldb, alpha, beta, C_in + i * ldc_in + j,
-                                       ldc_in, C + i * ldc + j, ldc);
+        small_edge<Arch, T, 2 * MR, 2>(N - j, K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
+                                       C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc);
     } else if (j < N) {
       for (index_t i = 0; i < M; i += MR)
         small_edge<Arch, T, MR, NV>(N - j, K, a_rows(i), ars, aks, B + j, ldb, alpha, beta, C_in + i * ldc_in + j,

@@ -140,7 +140,8 @@ TEST(DataParallelStep, AnErrorInAPartReachesTheCaller) {
                                   t.constant(s.data.y.col_range(c.begin, c.end)), 100);
   };
   EXPECT_THAT([&] { step.step(0, s.gd, 100, bad, 2); },
-              testing::ThrowsMessage<std::invalid_argument>(HasSubstr("x is 3x50 but the network expects 4 rows")));
+              testing::ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("x is 3x50 but the network expects 4 rows")));
 }
 
 TEST(DataParallelStep, FollowsAParameterGivenANewGradientTensor) {
@@ -158,8 +159,11 @@ TEST(MeanSquaredNormLoss, APartIsItsShareOfTheWholeBatch) {
   const Tensor<double> p{{1, 2, 5}, {3, 4, 6}}, y(2, 3);
   Tape<double> tape;
   const double whole = mean_squared_norm_loss(tape.constant(p), tape.constant(y)).item();
-  const double first = mean_squared_norm_loss(tape.constant(p.col_range(0, 2)), tape.constant(y.col_range(0, 2)), 3).item();
-  const double last = mean_squared_norm_loss(tape.constant(p.col_range(2, 3)), tape.constant(y.col_range(2, 3)), 3).item();
+  auto share = [&](index_t begin, index_t end) {
+    return mean_squared_norm_loss(tape.constant(p.col_range(begin, end)), tape.constant(y.col_range(begin, end)), 3)
+        .item();
+  };
+  const double first = share(0, 2), last = share(2, 3);
   EXPECT_DOUBLE_EQ(first + last, whole);
   EXPECT_THROW(mean_squared_norm_loss(tape.constant(p), tape.constant(y), 2), std::invalid_argument);
 }
