@@ -233,15 +233,12 @@ void X6::run(Run& run) {
   // batch halves meet once per GD step (DataParallelStep); op threads for the optimizer's sweeps over its 2^15
   // weight matrices. Then the other depths side by side, one thread each. Same bits for any thread count.
   {
-    const int op_threads = kernels::op_threads();
-    kernels::set_op_threads(run.threads());
-    try {
-      results[0] = train(N, data, W0, std::vector<std::size_t>(needed.begin(), needed.end()), run.threads());
-    } catch (...) {
-      kernels::set_op_threads(op_threads);
-      throw;
-    }
-    kernels::set_op_threads(op_threads);
+    struct OpThreads {  // for the reference only, whatever it throws
+      int before = kernels::op_threads();
+      explicit OpThreads(int n) { kernels::set_op_threads(n); }
+      ~OpThreads() { kernels::set_op_threads(before); }
+    } op_threads(run.threads());
+    results[0] = train(N, data, W0, std::vector<std::size_t>(needed.begin(), needed.end()), run.threads());
     progress.advance(double(N));
   }
   parallel_for(all_jobs.size() - 1, run.threads(), [&](std::size_t i) {

@@ -39,14 +39,11 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
   const int parts = batch_parts(batch);
   double values[2] = {0.0, 0.0};
   std::exception_ptr errors[2];
+  optimizer.zero_grad();
   auto run_part = [&](int p) {
     try {
-      if (p == 0) {  // optimizer.zero_grad() without its own threads (this may be one of two already)
-        for (ParamGroup& g : optimizer.groups())
-          for (Param* q : g.params) q->zero_grad();
-      } else {
+      if (p == 1)
         for (Tensor<double>& g : part1_grads_) kernels::fill(g.rows(), g.cols(), 0.0, g.data(), g.ld());
-      }
       Tape<double>& tape = tapes_[std::size_t(p)];
       tape.clear();
       const Var<double> loss = part_loss(tape, batch_part(batch, parts, p));
@@ -72,10 +69,10 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
         return part_loss(tape, batch_part(batch, parts, p));
       });
 
-  // Part 1's gradients added to part 0's, parameter by parameter: elementwise, so the same bits however the
-  // parameters are shared out between the threads.
-  if (parts == 2) {
-    auto add_part1 = [&](std::size_t begin, std::size_t end) {
+  // Part 1's gradients added to part 0's, parameter by parameter, in halves like the optimizer's sweeps (on two
+  // threads when op threads are on): elementwise, so the same bits however the parameters are shared out.
+  if (parts == 2)
+    detail::for_halves(params_.size(), [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) {
         if (i + detail::kPrefetchAhead < end) {
           detail::prefetch(params_[i + detail::kPrefetchAhead]->grad, /*for_write=*/true);
@@ -86,15 +83,7 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
         kernels::axpy(q.rows(), q.cols(), 1.0, part1_grads_[i].data(), part1_grads_[i].ld(), q.grad.data(),
                       q.grad.ld());
       }
-    };
-    const std::size_t n = params_.size();
-    if (threads >= 2) {
-#pragma omp parallel for num_threads(2) schedule(static, 1)
-      for (int h = 0; h < 2; ++h) add_part1(h == 0 ? 0 : n / 2, h == 0 ? n / 2 : n);
-    } else {
-      add_part1(0, n);
-    }
-  }
+    });
   return finish_step(iteration, loss, module_, optimizer);
 }
 

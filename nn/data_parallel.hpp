@@ -39,7 +39,8 @@ class DataParallelStep {
   // One step on a batch of `batch` columns, as train_step does it: zero_grad, forward and backward (per part),
   // check_finite, the optimizer's step, the check of the updated values; NonFiniteError names the iteration and,
   // for a non-finite loss, the op and layer (replayed on the part whose loss it was). Returns the loss before
-  // the update. `threads` >= 2 runs the two parts side by side (a batch under 64 columns stays whole).
+  // the update. `threads` >= 2 runs the two parts side by side (a batch under 64 columns stays whole); the
+  // sweeps over the parameters (zero_grad, the sum of the parts, the checks, the update) use op threads.
   double step(long long iteration, Optimizer& optimizer, index_t batch, const PartLoss& part_loss, int threads);
 
  private:

@@ -117,16 +117,25 @@ TEST(Experiments, X8MatchesTheClosedForm) {
   EXPECT_TRUE(s["criteria"][0]["pass"].get<bool>());
 }
 
+// Runs `experiment` with `flags` on one thread and on two; returns the two run folders ({} if a run failed).
+std::pair<std::string, std::string> run_on_one_and_two_threads(const std::string& experiment,
+                                                               const std::vector<std::string>& flags,
+                                                               const std::string& name) {
+  std::pair<std::string, std::string> dirs{fresh_dir(name + "1"), fresh_dir(name + "2")};
+  for (const auto& [threads, dir] : {std::pair{"1", dirs.first}, std::pair{"2", dirs.second}}) {
+    std::vector<std::string> args = {"run", experiment, "--threads", threads, "--out", dir};
+    args.insert(args.end(), flags.begin(), flags.end());
+    if (tapelab(args) != 0) return {};
+  }
+  return dirs;
+}
+
 TEST(Experiments, ResultsDoNotDependOnTheThreadCount) {
-  const std::vector<std::string> flags = {"--depths", "5,20", "--seeds", "6", "--width", "8", "--input-dim", "8",
-                                          "--bootstrap", "20", "--no-plots"};
-  std::vector<std::string> one = {"run", "X1", "--threads", "1", "--out", fresh_dir("threads1")};
-  std::vector<std::string> two = {"run", "X1", "--threads", "2", "--out", fresh_dir("threads2")};
-  one.insert(one.end(), flags.begin(), flags.end());
-  two.insert(two.end(), flags.begin(), flags.end());
-  ASSERT_EQ(tapelab(one), 0);
-  ASSERT_EQ(tapelab(two), 0);
-  const std::string a = read_text(one[5] + "/networks.csv"), b = read_text(two[5] + "/networks.csv");
+  const auto [one, two] = run_on_one_and_two_threads(
+      "X1", {"--depths", "5,20", "--seeds", "6", "--width", "8", "--input-dim", "8", "--bootstrap", "20", "--no-plots"},
+      "threads");
+  ASSERT_FALSE(one.empty());
+  const std::string a = read_text(one + "/networks.csv"), b = read_text(two + "/networks.csv");
   EXPECT_FALSE(a.empty());
   EXPECT_EQ(a, b);
 }
@@ -134,20 +143,16 @@ TEST(Experiments, ResultsDoNotDependOnTheThreadCount) {
 // X6 trains the reference on every thread (its batch halves side by side, nn::DataParallelStep), then the other
 // depths one per thread: a batch of 70 is cut in two, and every number must still not depend on the threads.
 TEST(Experiments, X6DoesNotDependOnTheThreadCount) {
-  const std::vector<std::string> flags = {"--depths", "4,8", "--reference-depth", "32", "--iterations", "3",
-                                          "--record-at", "1,3", "--width", "4", "--hidden", "6", "--samples", "70",
-                                          "--no-plots"};
-  std::vector<std::string> one = {"run", "X6", "--threads", "1", "--out", fresh_dir("x6threads1")};
-  std::vector<std::string> two = {"run", "X6", "--threads", "2", "--out", fresh_dir("x6threads2")};
-  one.insert(one.end(), flags.begin(), flags.end());
-  two.insert(two.end(), flags.begin(), flags.end());
-  ASSERT_EQ(tapelab(one), 0);
-  ASSERT_EQ(tapelab(two), 0);
+  const auto [one, two] = run_on_one_and_two_threads(
+      "X6", {"--depths", "4,8", "--reference-depth", "32", "--iterations", "3", "--record-at", "1,3", "--width", "4",
+             "--hidden", "6", "--samples", "70", "--no-plots"},
+      "x6threads");
+  ASSERT_FALSE(one.empty());
   // distances.csv holds E_L(t), the distance of each depth's weights to the reference's
   for (const char* file : {"/iterations.csv", "/distances.csv"}) {
-    const std::string a = read_text(one[5] + file);
+    const std::string a = read_text(one + file);
     EXPECT_NE(a.find("\n8,3,"), std::string::npos) << file << " has depth 8 at t = 3";
-    EXPECT_EQ(a, read_text(two[5] + file)) << file;
+    EXPECT_EQ(a, read_text(two + file)) << file;
   }
   // depths.csv: everything but the last column, the time per iteration (the reference's row included)
   auto without_times = [](const std::string& csv) {
@@ -156,9 +161,9 @@ TEST(Experiments, X6DoesNotDependOnTheThreadCount) {
     while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
     return out;
   };
-  const std::string depths = without_times(read_text(one[5] + "/depths.csv"));
+  const std::string depths = without_times(read_text(one + "/depths.csv"));
   EXPECT_NE(depths.find("\n32,"), std::string::npos);
-  EXPECT_EQ(depths, without_times(read_text(two[5] + "/depths.csv")));
+  EXPECT_EQ(depths, without_times(read_text(two + "/depths.csv")));
 }
 
 // A run writes the inputs it used; a second run reading them back (--x, --y, --w0) reproduces it number for
