@@ -31,11 +31,15 @@ def main() -> int:
     times = defaultdict(list)  # name -> [time per iteration in its unit]
     per_op = defaultdict(list)  # name -> [seconds per op] (BM_TapeOverhead's counter)
     gflops = defaultdict(list)  # name -> [GFLOPS counter]
+    paired = defaultdict(list)  # BM_GemmPaired name -> [(ratio, tapelab_us, openblas_us, pairs)] per repetition
     units = {}
     for b in data.get("benchmarks", []):
         if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
             continue
         name = b.get("run_name", b["name"])
+        if name.startswith("BM_GemmPaired/"):
+            paired[name].append((float(b["ratio"]), float(b["tapelab_us"]), float(b["openblas_us"]), int(b["pairs"])))
+            continue
         if name.endswith("/real_time"):
             name = name[: -len("/real_time")]
         times[name].append(float(b["cpu_time"]) if "/2t" not in name and "-2t" not in name else float(b["real_time"]))
@@ -94,8 +98,35 @@ def main() -> int:
             for impl, (med, best, unit, name) in sorted(rows[key].items()):
                 op = f"{statistics.median(per_op[name]) * 1e9:>13.1f} ns" if per_op.get(name) else ""
                 print(f"{key[0] + '/' + key[1]:<34} {impl:<18} {med:>10.2f}{unit:>2} {best:>10.2f}{unit:>2} {op:>16}")
+    print_paired(paired)
     print_floors(rows, order, gflops)
     return 0
+
+
+def print_paired(paired) -> None:
+    """BM_GemmPaired: both libraries timed in alternating ~100 us bursts; per repetition, the median over pairs of
+    OpenBLAS time / tapelab time. Printed: the median and the range of that over repetitions."""
+    if not paired:
+        return
+
+    def natural(name):
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in name.split("/")]
+
+    print()
+    print("paired bursts (BM_GemmPaired): ratio = OpenBLAS time / tapelab time, median over pairs, then over "
+          "repetitions")
+    header = (f"{'shape':<30} {'tapelab':>12} {'openblas':>12} {'ratio':>7} {'range over reps':>17} "
+              f"{'pairs/rep':>10}")
+    print(header)
+    print("-" * len(header))
+    for name in sorted(paired, key=natural):
+        reps = paired[name]
+        ratios = [r[0] for r in reps]
+        t_ours = statistics.median(r[1] for r in reps)
+        t_peer = statistics.median(r[2] for r in reps)
+        pairs = statistics.median(r[3] for r in reps)
+        print(f"{name[len('BM_GemmPaired/'):]:<30} {t_ours:>10.2f}us {t_peer:>10.2f}us {statistics.median(ratios):>7.2f} "
+              f"{min(ratios):>8.2f}-{max(ratios):<8.2f} {pairs:>10.0f}")
 
 
 def print_floors(rows, order, gflops) -> None:
