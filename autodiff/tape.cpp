@@ -30,9 +30,9 @@ Var<T> Tape<T>::leaf(const char* what, TensorView<const T> x, std::uint8_t flags
     throw ShapeError(std::string(what) + ": leading dimension " + std::to_string(x.ld) + " < cols " +
                      std::to_string(x.cols));
   // The tape never writes a leaf's value, so dropping const here is safe.
-  slots_.push_back(Slot<T>{const_cast<T*>(x.data), nullptr, x.rows, x.cols, x.ld, kNoSlot,
-                           std::uint8_t(flags | Slot<T>::kLeaf)});
-  return Var<T>(this, std::uint32_t(slots_.size() - 1), generation_);
+  return Var<T>(this, push_slot(const_cast<T*>(x.data), nullptr, x.rows, x.cols, x.ld,
+                                std::uint8_t(flags | Slot<T>::kLeaf)),
+                generation_);
 }
 
 template <class T>
@@ -49,8 +49,7 @@ Var<T> Tape<T>::param(Parameter<T>& p) {
     const auto it = grad_redirect_->find(grad);
     if (it != grad_redirect_->end()) grad = it->second;
   }
-  slots_.push_back(Slot<T>{p.value.data(), grad, p.rows(), p.cols(), p.value.ld(), kNoSlot, flags});
-  return Var<T>(this, std::uint32_t(slots_.size() - 1), generation_);
+  return Var<T>(this, push_slot(p.value.data(), grad, p.rows(), p.cols(), p.value.ld(), flags), generation_);
 }
 
 template <class T>

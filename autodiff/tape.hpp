@@ -161,8 +161,7 @@ class Tape {
   // A new rows x cols output slot with uninitialised arena storage.
   Var<T> new_output(index_t rows, index_t cols) {
     T* value = values_.allocate_array<T>(std::size_t(rows * cols));
-    slots_.push_back(Slot<T>{value, nullptr, rows, cols, cols, kNoSlot, 0});
-    return Var<T>(this, std::uint32_t(slots_.size() - 1), generation_);
+    return Var<T>(this, push_slot(value, nullptr, rows, cols, cols, 0), generation_);
   }
   // Arena memory that lives until clear() (values backward needs).
   template <class U = T>
@@ -182,15 +181,24 @@ class Tape {
   // Records a node producing `out` (marks `out` as requiring grad) and returns it for saved values.
   Node<T>& record(OpKind kind, std::uint8_t variant, const Var<T>& out, std::initializer_list<Var<T>> inputs,
                   BackwardFn<T> backward) {
-    Node<T> n{backward,  {nullptr, nullptr}, nullptr, T(0), T(0), out.slot_, {kNoSlot, kNoSlot, kNoSlot, kNoSlot},
-              kind,      variant};
-    std::size_t k = 0;
-    for (const Var<T>& v : inputs) n.in[k++] = v.empty() ? kNoSlot : v.slot_;
     Slot<T>& o = slots_[out.slot_];
     o.flags |= Slot<T>::kRequiresGrad;
     o.producer = std::uint32_t(nodes_.size());
-    nodes_.push_back(n);
-    return nodes_.back();
+    // Field by field into the vector's own storage: a Node built on the stack and copied in was written in
+    // narrow stores and read back in 16-byte loads, which the store buffer cannot forward (a stall of a dozen
+    // cycles each, a third of a tiny op's time on an Intel core).
+    Node<T>& n = nodes_.emplace_back();
+    n.backward = backward;
+    n.saved[0] = n.saved[1] = nullptr;
+    n.aux = nullptr;
+    n.scalar = n.scalar2 = T(0);
+    n.out = out.slot_;
+    std::size_t k = 0;
+    for (const Var<T>& v : inputs) n.in[k++] = v.empty() ? kNoSlot : v.slot_;
+    for (; k < 4; ++k) n.in[k] = kNoSlot;
+    n.kind = kind;
+    n.variant = variant;
+    return n;
   }
   // Ends an op's forward: rewinds the scratch memory and, in anomaly mode, checks the output.
   Var<T> finish(OpKind kind, std::uint8_t variant, const Var<T>& out) {
@@ -248,6 +256,18 @@ class Tape {
   void add_output_grad(std::uint32_t i, const Node<T>& n, bool last_use);
 
  private:
+  // Appends a slot field by field (see record() for why not a temporary) and returns its index.
+  std::uint32_t push_slot(T* value, T* grad, index_t rows, index_t cols, index_t ld, std::uint8_t flags) {
+    Slot<T>& s = slots_.emplace_back();
+    s.value = value;
+    s.grad = grad;
+    s.rows = rows;
+    s.cols = cols;
+    s.ld = ld;
+    s.producer = kNoSlot;
+    s.flags = flags;
+    return std::uint32_t(slots_.size() - 1);
+  }
   friend class Var<T>;
   Var<T> leaf(const char* what, TensorView<const T> x, std::uint8_t flags);
   T* allocate_grad(std::size_t n);
