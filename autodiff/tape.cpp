@@ -30,9 +30,10 @@ Var<T> Tape<T>::leaf(const char* what, TensorView<const T> x, std::uint8_t flags
     throw ShapeError(std::string(what) + ": leading dimension " + std::to_string(x.ld) + " < cols " +
                      std::to_string(x.cols));
   // The tape never writes a leaf's value, so dropping const here is safe.
-  return Var<T>(this, push_slot(const_cast<T*>(x.data), nullptr, x.rows, x.cols, x.ld,
-                                std::uint8_t(flags | Slot<T>::kLeaf)),
-                generation_);
+  return Var<T>(
+      this,
+      push_slot(const_cast<T*>(x.data), nullptr, x.rows, x.cols, x.ld, std::uint8_t(flags | Slot<T>::kLeaf)),
+      generation_);
 }
 
 template <class T>

@@ -1,9 +1,11 @@
-// Kernel benchmarks, tapelab beside OpenBLAS in one run. GEMM rows are named BM_Gemm/<impl>/<f32|f64>/<M>/<N>/<K>
-// so tapelab and openblas rows pair up (scripts/gemm_table.py prints the ratio table). Both run on one thread
-// unless the impl name says otherwise (tapelab-2t). Counter GFLOPS = 2 M N K / time.
+// Kernel benchmarks, tapelab beside OpenBLAS in one run. GEMM rows are named
+// BM_Gemm/<impl>/<f32|f64>/<M>/<N>/<K> so tapelab and openblas rows pair up (scripts/bench_table.py prints
+// the ratio table). Both run on one thread unless the impl name says otherwise (tapelab-2t). Counter GFLOPS =
+// 2 M N K / time. BM_GemmPaired/<f32|f64>/<M>/<N>/<K> times the two in alternating bursts on one shape, for a
+// ratio that a shared core's drift does not skew.
 //
-// Debian's OpenBLAS 0.3.21 does not recognise newer CPUs and falls back to its Haswell (AVX2) kernels; run with
-// OPENBLAS_CORETYPE=SkylakeX to compare against its AVX-512 kernels (scripts/bench_kernels.sh does this).
+// Debian's OpenBLAS 0.3.21 does not recognise newer CPUs and falls back to its Haswell (AVX2) kernels; run
+// with OPENBLAS_CORETYPE=SkylakeX to compare against its AVX-512 kernels (scripts/bench.sh does this).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -74,26 +76,30 @@ void BM_GemmOpenBLAS(benchmark::State& state, int M, int N, int K) {
 }
 
 // The same product by both libraries in alternating bursts, timed pair by pair: counter "ratio" is the median
-// over pairs of (OpenBLAS burst time / tapelab burst time), > 1 when tapelab is faster. On a shared machine the
-// speed of a core drifts over milliseconds to seconds (other tenants, clocks), which separate BM_Gemm rows see
-// as different conditions; the two halves of a pair, each about 100 us, see nearly the same one, and the median
-// over thousands of pairs discards the bursts a spike did hit. Who goes first alternates.
+// over pairs of (OpenBLAS burst time / tapelab burst time), > 1 when tapelab is faster. On a shared machine
+// the speed of a core drifts over milliseconds to seconds (other tenants, clocks), which separate BM_Gemm
+// rows see as different conditions; the two halves of a pair, each about 100 us, see nearly the same one, and
+// the median over thousands of pairs discards the bursts a spike did hit. Who goes first alternates.
 template <class T>
-void BM_GemmPaired(benchmark::State& state, int M, int N, int K) {
+void BM_GemmPaired(benchmark::State& state, tk::Trans ta, tk::Trans tb, int M, int N, int K) {
+  // op(A) is M x K and op(B) K x N, stored row-major as they are transposed (lda = K or M, ldb = N or K).
+  const int lda = ta == tk::Trans::N ? K : M, ldb = tb == tk::Trans::N ? N : K;
   auto A = random_vector<T>(size_t(M) * size_t(K), 1), B = random_vector<T>(size_t(K) * size_t(N), 2);
   auto C1 = random_vector<T>(size_t(M) * size_t(N), 3), C2 = C1;
   tk::set_num_threads(1);
   openblas_set_num_threads(1);
   auto ours = [&] {
-    tk::gemm<T>(tk::Trans::N, tk::Trans::N, M, N, K, T(1), A.data(), K, B.data(), N, T(0), C1.data(), N);
+    tk::gemm<T>(ta, tb, M, N, K, T(1), A.data(), lda, B.data(), ldb, T(0), C1.data(), N);
     benchmark::DoNotOptimize(C1.data());
     benchmark::ClobberMemory();
   };
+  const CBLAS_TRANSPOSE cta = ta == tk::Trans::N ? CblasNoTrans : CblasTrans,
+                        ctb = tb == tk::Trans::N ? CblasNoTrans : CblasTrans;
   auto peer = [&] {
     if constexpr (sizeof(T) == 4)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C2.data(), N);
+      cblas_sgemm(CblasRowMajor, cta, ctb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C2.data(), N);
     else
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, A.data(), K, B.data(), N, 0.0, C2.data(), N);
+      cblas_dgemm(CblasRowMajor, cta, ctb, M, N, K, 1.0, A.data(), lda, B.data(), ldb, 0.0, C2.data(), N);
     benchmark::DoNotOptimize(C2.data());
     benchmark::ClobberMemory();
   };
@@ -244,8 +250,8 @@ void register_gemm(const std::vector<std::array<long, 3>>& shapes) {
     benchmark::RegisterBenchmark(join({"BM_Gemm", "openblas", ty, m, n, k}).c_str(), BM_GemmOpenBLAS<T>, int(M), int(N),
                                  int(K))
         ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(join({"BM_GemmPaired", ty, m, n, k}).c_str(), BM_GemmPaired<T>, int(M), int(N),
-                                 int(K))
+    benchmark::RegisterBenchmark(join({"BM_GemmPaired", ty, m, n, k}).c_str(), BM_GemmPaired<T>, tk::Trans::N,
+                                 tk::Trans::N, int(M), int(N), int(K))
         ->Unit(benchmark::kMicrosecond);
 #endif
   }
@@ -268,6 +274,16 @@ void register_all() {
     benchmark::RegisterBenchmark(join({"BM_GemmBackward", "dW=dZHt", ty, dims}).c_str(), BM_GemmTransposed<T>,
                                  tk::Trans::N, tk::Trans::T, d, 256L)
         ->Unit(benchmark::kMicrosecond);
+#ifdef TAPELAB_HAVE_OPENBLAS
+    // The same two products against OpenBLAS, paired: BM_GemmPaired/<ty>/<TN|NT>/<M>/<N>/<K>.
+    const std::string ds = std::to_string(d);
+    benchmark::RegisterBenchmark(join({"BM_GemmPaired", ty, "TN", ds, "256", ds}).c_str(), BM_GemmPaired<T>,
+                                 tk::Trans::T, tk::Trans::N, int(d), 256, int(d))
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(join({"BM_GemmPaired", ty, "NT", ds, ds, "256"}).c_str(), BM_GemmPaired<T>,
+                                 tk::Trans::N, tk::Trans::T, int(d), int(d), 256)
+        ->Unit(benchmark::kMicrosecond);
+#endif
   }
   benchmark::RegisterBenchmark(join({"BM_Tanh", ty}).c_str(), BM_Tanh<T>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
   for (tk::Activation act : {tk::Activation::gelu_erf, tk::Activation::tanh})

@@ -38,7 +38,8 @@ def main() -> int:
             continue
         name = b.get("run_name", b["name"])
         if name.startswith("BM_GemmPaired/"):
-            paired[name].append((float(b["ratio"]), float(b["tapelab_us"]), float(b["openblas_us"]), int(b["pairs"])))
+            paired[name].append(
+                (float(b["ratio"]), float(b["tapelab_us"]), float(b["openblas_us"]), int(b["pairs"])))
             continue
         if name.endswith("/real_time"):
             name = name[: -len("/real_time")]
@@ -125,7 +126,8 @@ def print_paired(paired) -> None:
         t_ours = statistics.median(r[1] for r in reps)
         t_peer = statistics.median(r[2] for r in reps)
         pairs = statistics.median(r[3] for r in reps)
-        print(f"{name[len('BM_GemmPaired/'):]:<30} {t_ours:>10.2f}us {t_peer:>10.2f}us {statistics.median(ratios):>7.2f} "
+        shape = name[len("BM_GemmPaired/"):]
+        print(f"{shape:<30} {t_ours:>10.2f}us {t_peer:>10.2f}us {statistics.median(ratios):>7.2f} "
               f"{min(ratios):>8.2f}-{max(ratios):<8.2f} {pairs:>10.0f}")
 
 

@@ -42,9 +42,11 @@ struct GemmBlocking<xsimd::avx512f, T> {
   static constexpr int MR = sizeof(T) == 4 ? 14 : 8, MR_direct = 8, NV = sizeof(T) == 4 ? 2 : 3, NV_direct = 2,
                        MR_small = 4, NV_small = 4;
   static constexpr index_t KC = sizeof(T) == 4 ? 384 : 512, MC = sizeof(T) == 4 ? 140 : 96, NC = 4096;
-  // Double packs B^T with in-register 8 x 8 transposes (gemm_pack.hpp), which beats the dot products from 16 up:
-  // dW = dZ h^T at d = 16, B = 128 takes 1.47 us packed against 1.77 us as dots.
-  static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64, kDotMaxMN = sizeof(T) == 8 ? 8 : 16;
+  // A * B^T up to 16 x 16 as dot products, in double too: since their 4 x 4 blocks reduce their lane sums
+  // together (gemm_dot.hpp), dW = dZ h^T at d = 16, B = 256 runs at 0.85 of OpenBLAS against 0.66 when B^T
+  // was packed with 8 x 8 transposes (which had beaten the one-at-a-time reductions: 1.47 us against 1.77
+  // us).
+  static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64, kDotMaxMN = 16;
 };
 // AVX2 + FMA: 6 x 2 ymm = 12 accumulators of 16 registers (the classic Haswell shape).
 template <class T>

@@ -16,8 +16,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <numeric>
 #include <new>
+#include <numeric>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
@@ -299,11 +299,11 @@ void small_edge(index_t n, index_t K, const T* a, index_t ars, index_t aks, cons
     micro_kernel<Arch, T, MR, NV, false, false, true>(K, a, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc, n);
 }
 
-// Whether a K-row panel of B read in place (rows ldb apart) crowds into a few sets of the L1 cache. A set holds
-// the lines whose addresses agree modulo 4 KB (64 sets of 64-byte lines, on every x86 core in use), so rows a
-// multiple of 4 KB apart all fall into the same sets, rows 2 KB apart into two groups, and so on. With more than
-// 4 rows per group the panel outgrows the 8 to 12 ways and evicts itself between row tiles: at 64 x 1024 x 64 in
-// double (rows 8 KB apart) the in-place panel ran at 0.75 of OpenBLAS.
+// Whether a K-row panel of B read in place (rows ldb apart) crowds into a few sets of the L1 cache. A set
+// holds the lines whose addresses agree modulo 4 KB (64 sets of 64-byte lines, on every x86 core in use), so
+// rows a multiple of 4 KB apart all fall into the same sets, rows 2 KB apart into two groups, and so on. With
+// more than 4 rows per group the panel outgrows the 8 to 12 ways and evicts itself between row tiles: at 64 x
+// 1024 x 64 in double (rows 8 KB apart) the in-place panel ran at 0.75 of OpenBLAS.
 template <class T>
 bool b_panel_conflicts(index_t ldb, index_t K) {
   const index_t stride = ldb * index_t(sizeof(T));
@@ -322,13 +322,15 @@ template <class Arch, class T>
   index_t j = 0;
   if (b_panel_conflicts<T>(ldb, K) && M >= 4 * MR) {
     // The K x NR panel of B, read in place, would sit in a few L1 sets only (see b_panel_conflicts) and be
-    // evicted by itself between row tiles: copy it to a contiguous buffer once, then every row tile reads that.
+    // evicted by itself between row tiles: copy it to a contiguous buffer once, then every row tile reads
+    // that.
     using V = xsimd::batch<T, Arch>;
     T* panel = scratch<T, 3>(K * NR);
     for (; j + NR <= N; j += NR) {
       for (index_t k = 0; k < K; ++k)
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) V::load_unaligned(B + k * ldb + j + v * W).store_aligned(panel + k * NR + v * W);
+        for (int v = 0; v < NV; ++v)
+          V::load_unaligned(B + k * ldb + j + v * W).store_aligned(panel + k * NR + v * W);
       for (index_t i = 0; i < M; i += MR)
         micro_kernel<Arch, T, MR, NV, false, true>(K, a_rows(i), ars, aks, panel, NR, alpha, beta,
                                                    C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc);

@@ -116,16 +116,18 @@ TYPED_TEST(GemmTest, MatchesReferenceOnOddShapes) {
 
 TYPED_TEST(GemmTest, EveryTransposeAndScalarCombination) {
   using T = TypeParam;
-  // (M, N, K): direct path with tails; K > KC (two depth blocks); M > 256 (packed path) with K > KC and tails;
-  // few rows and columns with a long K (the dot-product path for A * B^T, with and without edge blocks);
-  // panels exactly one vector wide (4, 8, 16 columns: read in place by the one-vector kernel) after full ones;
-  // one row or one column (the GEMV loops: blocks of 4 rows / 4 vectors, then single vectors, then scalars);
-  // edges two vectors wide or less, 8 rows at a time where M allows (64 x 32 x 64: exactly two float vectors).
+  // (M, N, K): direct path with tails; K > KC (two depth blocks); M > 256 (packed path) with K > KC and
+  // tails; few rows and columns with a long K (the dot-product path for A * B^T, with and without edge
+  // blocks); panels exactly one vector wide (4, 8, 16 columns: read in place by the one-vector kernel) after
+  // full ones; one row or one column (the GEMV loops: blocks of 4 rows / 4 vectors, then single vectors, then
+  // scalars); edges two vectors wide or less, 8 rows at a time where M allows (64 x 32 x 64: exactly two
+  // float vectors); A * B^T by 4 x 4 dot blocks with K a whole number of vectors (their lane sums reduced
+  // block by block).
   const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
       {33, 65, 17}, {16, 256, 16}, {31, 7, 300}, {257, 33, 260}, {300, 70, 513}, {16, 15, 257}, {5, 13, 129},
-      {9, 8, 33},   {17, 24, 5},   {8, 4, 9},    {19, 12, 7},   {16, 48, 16},  {1, 257, 33}, {300, 1, 260},
-      {1, 1, 17},   {37, 1, 3},    {1, 70, 513}, {40, 1, 40},   {1, 40, 1},    {64, 32, 64}, {24, 16, 40},
-      {8, 30, 9}};
+      {9, 8, 33},   {17, 24, 5},   {8, 4, 9},    {19, 12, 7},    {16, 48, 16},   {1, 257, 33},  {300, 1, 260},
+      {1, 1, 17},   {37, 1, 3},    {1, 70, 513}, {40, 1, 40},    {1, 40, 1},     {64, 32, 64},  {24, 16, 40},
+      {8, 30, 9},   {16, 16, 256}, {12, 8, 64},  {16, 12, 128},  {8, 8, 64},     {4, 8, 40}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     std::mt19937_64 rng(7);
@@ -137,9 +139,9 @@ TYPED_TEST(GemmTest, EveryTransposeAndScalarCombination) {
   }
 }
 
-// Rows of B 4 KB or 2 KB apart (N = 512 doubles, say): the small path copies each B panel before its row tiles
-// (b_panel_conflicts in gemm_driver.hpp). Edges of every width after the copied panels, K past and below the
-// threshold, A either way, NaN in C when beta = 0.
+// Rows of B 4 KB or 2 KB apart (N = 512 doubles, say): the small path copies each B panel before its row
+// tiles (b_panel_conflicts in gemm_driver.hpp). Edges of every width after the copied panels, K past and
+// below the threshold, A either way, NaN in C when beta = 0.
 TYPED_TEST(GemmTest, BRowsAPowerOfTwoKilobytesApartMatchReference) {
   using T = TypeParam;
   for (Target target : available_targets()) {
@@ -151,7 +153,13 @@ TYPED_TEST(GemmTest, BRowsAPowerOfTwoKilobytesApartMatchReference) {
         for (index_t N : {33, 64, 100})
           for (index_t K : {5, 17, 64}) {
             const int r = rotation++;
-            const GemmCase c{kTrans[r % 2], Trans::N, M, N, K, kScalars[(r / 2) % 3], kScalars[(r / 6) % 3],
+            const GemmCase c{kTrans[r % 2],
+                             Trans::N,
+                             M,
+                             N,
+                             K,
+                             kScalars[(r / 2) % 3],
+                             kScalars[(r / 6) % 3],
                              ld_bytes / index_t(sizeof(T))};
             check_case<T>(c, rng, c.beta == 0.0);
             if (this->HasFailure()) return;
