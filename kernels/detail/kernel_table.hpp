@@ -1,6 +1,6 @@
 #pragma once
 // One table of function pointers per (dispatch target, scalar type). Each architecture's translation unit
-// (kernels/arch/*.cpp, compiled with that architecture's flags) fills its table from the templated
+// (kernels/arch/<target>_*.cpp, compiled with that architecture's flags) fills its table from the templated
 // implementations in kernels/detail/; dispatch.cpp forwards every public kernel to the active table.
 #include <cstdint>
 
@@ -11,10 +11,13 @@
 namespace tapelab::kernels::detail {
 
 template <class T>
+using GemmFn = void (*)(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*, index_t, T, T*,
+                        index_t, const GemmEpilogue<T>*);
+
+template <class T>
 struct KernelTable {
   Target target;
-  void (*gemm)(Trans, Trans, index_t, index_t, index_t, T, const T*, index_t, const T*, index_t, T, T*, index_t,
-               const GemmEpilogue<T>*);
+  GemmFn<T> gemm;
   void (*fill)(index_t, index_t, T, T*, index_t);
   void (*copy)(index_t, index_t, const T*, index_t, T*, index_t);
   void (*axpy)(index_t, index_t, T, const T*, index_t, T*, index_t);
@@ -43,8 +46,14 @@ struct KernelTable {
   void (*random_uniform)(std::uint64_t, std::uint64_t, std::uint64_t, index_t, T, T, T*);
 };
 
-// Defined (specialised) in kernels/arch/<target>.cpp.
+// Defined (specialised) in kernels/arch/<target>_<f32|f64>.cpp.
 template <Target target, class T>
 const KernelTable<T>& arch_table();
+
+// The GEMM driver of one target, defined in kernels/arch/<target>_gemm_<f32|f64>.cpp: GEMM is the heaviest
+// template to instantiate, so it gets translation units of its own (a sanitizer build of one architecture in
+// one file took over 20 minutes; four files build side by side).
+template <Target target, class T>
+GemmFn<T> arch_gemm();
 
 }  // namespace tapelab::kernels::detail

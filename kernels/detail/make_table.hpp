@@ -1,7 +1,7 @@
 #pragma once
-// Included only by kernels/arch/*.cpp: instantiates every templated kernel for one xsimd architecture.
+// Included only by kernels/arch/<target>_<f32|f64>.cpp: instantiates every templated kernel but GEMM for one xsimd
+// architecture and scalar type (GEMM: make_gemm.hpp).
 // Everything in the detail implementation headers lives in an unnamed namespace (see scalar_math.hpp for why).
-#include "kernels/detail/gemm_driver.hpp"
 #include "kernels/detail/kernel_table.hpp"
 #include "kernels/detail/simd_activation_from_output.hpp"
 #include "kernels/detail/simd_activations.hpp"
@@ -12,11 +12,11 @@
 namespace tapelab::kernels::detail {
 namespace {
 
-template <class Arch, class T>
-KernelTable<T> make_table(Target target) {
+template <class Arch, class T, Target target>
+KernelTable<T> make_table() {
   KernelTable<T> t{};
   t.target = target;
-  t.gemm = &gemm_driver<Arch, T>;
+  t.gemm = arch_gemm<target, T>();
   t.fill = &simd_fill<Arch, T>;
   t.copy = &simd_copy<Arch, T>;
   t.axpy = &simd_axpy<Arch, T>;
@@ -45,17 +45,12 @@ KernelTable<T> make_table(Target target) {
 }  // namespace
 }  // namespace tapelab::kernels::detail
 
-// Defines arch_table<TARGET, float/double>() for one architecture translation unit.
-#define TAPELAB_DEFINE_ARCH_TABLES(TARGET, ARCH)                                          \
-  namespace tapelab::kernels::detail {                                                   \
-  template <>                                                                            \
-  const KernelTable<float>& arch_table<TARGET, float>() {                                \
-    static const KernelTable<float> table = make_table<ARCH, float>(TARGET);             \
-    return table;                                                                        \
-  }                                                                                      \
-  template <>                                                                            \
-  const KernelTable<double>& arch_table<TARGET, double>() {                              \
-    static const KernelTable<double> table = make_table<ARCH, double>(TARGET);           \
-    return table;                                                                        \
-  }                                                                                      \
+// Defines arch_table<TARGET, T>() for one architecture translation unit.
+#define TAPELAB_DEFINE_ARCH_TABLE(TARGET, ARCH, T)                         \
+  namespace tapelab::kernels::detail {                                    \
+  template <>                                                             \
+  const KernelTable<T>& arch_table<TARGET, T>() {                         \
+    static const KernelTable<T> table = make_table<ARCH, T, TARGET>();    \
+    return table;                                                         \
+  }                                                                       \
   }

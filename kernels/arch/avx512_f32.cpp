@@ -1,4 +1,5 @@
 // AVX-512 (xsimd::avx512f) kernels. Compiled with -mavx512f; only ever called after the CPU was checked.
+// Everything but GEMM, in float (GEMM: avx512_gemm_f32.cpp).
 #include "kernels/detail/make_table.hpp"
 
-TAPELAB_DEFINE_ARCH_TABLES(tapelab::kernels::Target::avx512, xsimd::avx512f)
+TAPELAB_DEFINE_ARCH_TABLE(tapelab::kernels::Target::avx512, xsimd::avx512f, float)
