@@ -24,8 +24,16 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 
 # Debian's OpenBLAS 0.3.21 does not know recent CPUs and falls back to its Haswell (AVX2) kernels; on an AVX-512
-# CPU ask for its SkylakeX kernels so tapelab is compared with OpenBLAS at its best.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q -w avx512f /proc/cpuinfo 2>/dev/null; then
+# CPU ask for its SkylakeX kernels so that tapelab (and libtorch, which calls OpenBLAS) is compared with OpenBLAS
+# at its best. This overrides an inherited OPENBLAS_CORETYPE (some machines here export Haswell for everything);
+# TAPELAB_OPENBLAS_CORETYPE=<name> chooses another.
+if [ -n "${TAPELAB_OPENBLAS_CORETYPE:-}" ]; then
+  export OPENBLAS_CORETYPE=$TAPELAB_OPENBLAS_CORETYPE
+elif grep -q -w avx512f /proc/cpuinfo 2>/dev/null; then
+  if [ -n "${OPENBLAS_CORETYPE:-}" ] && [ "$OPENBLAS_CORETYPE" != SkylakeX ]; then
+    echo "bench.sh: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE in the environment; using SkylakeX (AVX-512) instead" \
+      "(set TAPELAB_OPENBLAS_CORETYPE to choose)" >&2
+  fi
   export OPENBLAS_CORETYPE=SkylakeX
 fi
 

@@ -26,7 +26,7 @@
 #include "kernels/detail/gemm_gemv.hpp"
 #include "kernels/detail/gemm_microkernel.hpp"
 #include "kernels/detail/gemm_pack.hpp"
-#include "kernels/detail/gemm_strips.hpp"
+#include "kernels/detail/gemm_fixed_depth.hpp"
 #include "kernels/detail/simd_activations.hpp"
 #include "kernels/detail/simd_elementwise.hpp"
 #include "kernels/detail/simd_mask.hpp"
@@ -386,14 +386,16 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   const bool parallel = M * N * K >= kGemmParallelMacs && omp_get_max_threads() > 1 && !omp_in_parallel();
   const int threads = parallel ? omp_get_max_threads() : 1;
 
-  // Depth 16 (the ResNet width), A and B as stored: B held in registers strip by strip (gemm_strips.hpp). Rows
-  // of 4 KB or more stay on gemm_small: there 16 x 1024 x 16 ran anywhere from 0.65 to 1.2 of OpenBLAS from one
-  // repetition to the next (where B, C and A happened to lie), against a steady 0.95.
+  // Depths 16, 32, 64 (the ResNet widths), B as stored: tiles whose k loop unrolls (gemm_fixed_depth.hpp), rows
+  // outside, so B must stay in L1 while each row block walks it: at 64 x 256 x 64 in double (B 128 KB) they ran
+  // at 0.98 of OpenBLAS against gemm_small's 1.35, at 64 x 32 x 64 in float (B 8 KB) at 1.05 against 0.88. Depth
+  // 16 always (B read 8 rows at a time is cheap to stream from L2), but rows of 4 KB or more stay on gemm_small,
+  // which copies a B panel whose rows crowd into a few L1 sets.
   if constexpr (TailMask<Arch, T>::kAvailable) {
-    if (ta == Trans::N && tb == Trans::N && K == kStripK && N * index_t(sizeof(T)) < 4096 &&
-        M <= Blk::kDirectMaxMForB && !parallel &&
+    if (tb == Trans::N && has_fixed_depth(K) && N * index_t(sizeof(T)) < 4096 &&
+        (K == 16 || K * N * index_t(sizeof(T)) <= 32 * 1024) && M <= Blk::kDirectMaxMForB && !parallel &&
         (ep == nullptr || M * N <= kEpilogueAtEndElements)) {
-      gemm_strips<Arch, T>(M, N, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
+      gemm_fixed_depth<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
       if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
       return;
     }

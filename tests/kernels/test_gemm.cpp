@@ -32,6 +32,7 @@ struct GemmCase {
   index_t M, N, K;
   double alpha, beta;
   index_t b_ld = 0;  // leading dimension of the stored B (0: its columns + 5)
+  index_t a_ld = 0;  // leading dimension of the stored A (0: its columns + 3)
 };
 
 std::string describe(const GemmCase& c, Target t) {
@@ -44,7 +45,9 @@ std::string describe(const GemmCase& c, Target t) {
 // Stored shapes of A and B for a case.
 template <class T>
 std::pair<Matrix<T>, Matrix<T>> make_operands(const GemmCase& c, std::mt19937_64& rng) {
-  Matrix<T> A = c.ta == Trans::N ? Matrix<T>(c.M, c.K) : Matrix<T>(c.K, c.M);
+  const index_t a_cols = c.ta == Trans::N ? c.K : c.M;
+  const index_t a_pad = c.a_ld > 0 ? c.a_ld - a_cols : 3;
+  Matrix<T> A = c.ta == Trans::N ? Matrix<T>(c.M, c.K, a_pad) : Matrix<T>(c.K, c.M, a_pad);
   const index_t b_cols = c.tb == Trans::N ? c.N : c.K;
   const index_t b_pad = c.b_ld > 0 ? c.b_ld - b_cols : 5;
   Matrix<T> B = c.tb == Trans::N ? Matrix<T>(c.K, c.N, b_pad, 3) : Matrix<T>(c.N, c.K, b_pad, 3);
@@ -167,10 +170,10 @@ TYPED_TEST(GemmTest, BRowsAPowerOfTwoKilobytesApartMatchReference) {
   }
 }
 
-// K = 16 with A and B as stored takes the strip path on AVX-512 (gemm_strips.hpp): every row group (8, 4, 2, 1)
-// and a masked last strip, up to M = 64, and past it (M = 65, N = 1024: the other paths); C full of NaN when
-// beta = 0.
-TYPED_TEST(GemmTest, DepthSixteenMatchesReference) {
+// K = 16 (and 32, 64) with B as stored takes the fixed-depth tiles on AVX-512 (gemm_fixed_depth.hpp), A either way round:
+// every row group (8, 4, 2, 1), a masked edge of one or two vectors, A's rows 16 apart (read in place) or not
+// (copied), up to M = 64, and past it (M = 65, N = 1024: the other paths); C full of NaN when beta = 0.
+TYPED_TEST(GemmTest, FixedDepthMatchesReference) {
   using T = TypeParam;
   for (Target target : available_targets()) {
     TargetScope scope(target);
@@ -181,11 +184,22 @@ TYPED_TEST(GemmTest, DepthSixteenMatchesReference) {
         if (M > 65 || N > 65) continue;
         const int r = rotation++;
         const double alpha = kScalars[r % 3], beta = kScalars[(r / 3) % 3];
-        check_case<T>({Trans::N, Trans::N, M, N, 16, alpha, beta}, rng, /*nan_in_c=*/beta == 0.0);
+        for (Trans ta : kTrans)
+          check_case<T>({ta, Trans::N, M, N, 16, alpha, beta}, rng, /*nan_in_c=*/beta == 0.0);
         if (this->HasFailure()) return;
       }
     for (auto [M, N] : {std::pair<index_t, index_t>{16, 1024}, {64, 257}, {24, 48}})
-      for (double beta : kScalars) check_case<T>({Trans::N, Trans::N, M, N, 16, -0.5, beta}, rng);
+      for (double beta : kScalars)
+        for (Trans ta : kTrans) check_case<T>({ta, Trans::N, M, N, 16, -0.5, beta}, rng);
+    // A's rows exactly K apart (the tiles read them in place) and A^T's exactly M apart; depths 32 and 64 (also
+    // fixed-depth tiles while B is at most 32 KB: N = 37, 128 in float; past it, N = 200, other paths).
+    for (index_t K : {16, 32, 64})
+      for (index_t M : {1, 3, 8, 13, 32, 64})
+        for (index_t N : {37, 128, 200})
+          for (Trans ta : kTrans) {
+            check_case<T>({ta, Trans::N, M, N, K, 1.0, 0.0, 0, ta == Trans::N ? K : M}, rng, /*nan_in_c=*/true);
+            check_case<T>({ta, Trans::N, M, N, K, 0.5, -1.0}, rng);
+          }
   }
 }
 
