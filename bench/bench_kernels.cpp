@@ -285,6 +285,24 @@ void register_all() {
         ->Unit(benchmark::kMicrosecond);
 #endif
   }
+#ifdef TAPELAB_HAVE_OPENBLAS
+  // The six products of one X6 layer (P4, q = 16, m = 32) on one half of its batch of 100, as the tape runs them:
+  // W h and V A forward; V^T G, G A^T, dZ h^T and W^T dZ backward.
+  struct Form {
+    tk::Trans ta, tb;
+    int M, N, K;
+  };
+  for (const Form& f : {Form{tk::Trans::N, tk::Trans::N, 32, 50, 16}, Form{tk::Trans::N, tk::Trans::N, 16, 50, 32},
+                        Form{tk::Trans::T, tk::Trans::N, 32, 50, 16}, Form{tk::Trans::N, tk::Trans::T, 16, 32, 50},
+                        Form{tk::Trans::N, tk::Trans::T, 32, 16, 50}, Form{tk::Trans::T, tk::Trans::N, 16, 50, 32}}) {
+    const std::string form = std::string(f.ta == tk::Trans::N ? "N" : "T") + (f.tb == tk::Trans::N ? "N" : "T");
+    benchmark::RegisterBenchmark(
+        join({"BM_GemmPaired", ty, "x6-" + form, std::to_string(f.M), std::to_string(f.N), std::to_string(f.K)})
+            .c_str(),
+        BM_GemmPaired<T>, f.ta, f.tb, f.M, f.N, f.K)
+        ->Unit(benchmark::kMicrosecond);
+  }
+#endif
   benchmark::RegisterBenchmark(join({"BM_Tanh", ty}).c_str(), BM_Tanh<T>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
   for (tk::Activation act : {tk::Activation::gelu_erf, tk::Activation::tanh})
     for (int mode : {0, 1, 2}) {
