@@ -204,8 +204,8 @@ void BM_TrainStepTapelab(benchmark::State& state, long d, long L, int mode, int 
 void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   kernels::set_num_threads(threads);
   kernels::set_op_threads(threads);
-  constexpr index_t q = 16, m = 32, n = 100;
-  constexpr double eta0 = 0.01;
+  constexpr index_t q = kP4Width, m = kP4Hidden, n = kP4Samples;
+  constexpr double eta0 = kP4LearningRatePerLayer;
   nn::Rng rng(1);
   const nn::Dataset data = nn::p4_gaussian_data(rng, n, q, q);
   nn::ResidualNetwork net(nn::ResidualNetworkConfig::p4(q, q, m, q, std::size_t(L), Activation::gelu_erf), rng);
@@ -221,9 +221,7 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   long long iteration = 0;
   step.step(iteration++, gd, n, part_loss, threads);  // warm-up: the arenas reach their size
   for (auto _ : state) benchmark::DoNotOptimize(step.step(iteration++, gd, n, part_loss, threads));
-  // 6 GEMMs of q m n multiply-adds per layer (forward W h, V A; backward V^T G, G A^T, dZ h^T, W^T dZ).
-  state.counters["GFLOPS"] =
-      benchmark::Counter(double(L) * 6 * 2 * q * m * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOPS"] = benchmark::Counter(p4_step_flops(L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   kernels::set_num_threads(1);
   kernels::set_op_threads(1);
 }
@@ -265,6 +263,11 @@ void register_all() {
       auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_P4StepTapelab, L, threads);
       b->Unit(benchmark::kMillisecond);
       if (threads > 1) b->UseRealTime();
+#ifdef TAPELAB_HAVE_LIBTORCH
+      // The same iteration in libtorch, in float (as the authors' code runs it) and double, one thread.
+      if (threads == 1)
+        for (bool f64 : {false, true}) register_libtorch_p4_step(f64, L);
+#endif
     }
   for (bool f64 : {false, true})
     for (long d : {16L, 64L})

@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,59 @@ void BM_TrainStepLibtorch(benchmark::State& state, bool f64, long d, long L) {
       benchmark::Counter(train_step_flops(d, L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One GD iteration of experiment X6's network (bench_autodiff.hpp), as the authors' PyTorch code computes it
+// but with the paper's scaling: GELU (torch's default, the erf form), full batch, every W_k and V_k trained.
+class TorchP4Step {
+ public:
+  TorchP4Step(torch::Dtype dtype, long L) : L_(L) {
+    torch::manual_seed(0);
+    const auto opt = torch::TensorOptions().dtype(dtype);
+    const torch::Tensor w = torch::randn({kP4Hidden, kP4Width}, opt);  // W_k = W for every k at the start
+    for (long k = 0; k < L; ++k) {
+      W_.push_back(w.clone().set_requires_grad(true));
+      V_.push_back(torch::zeros({kP4Width, kP4Hidden}, opt).set_requires_grad(true));
+    }
+    embed_in_ = torch::eye(kP4Width, opt);  // frozen identity embeddings, multiplied as tapelab's network does
+    embed_out_ = torch::eye(kP4Width, opt);
+    x_ = torch::randn({kP4Width, kP4Samples}, opt);
+    y_ = torch::randn({kP4Width, kP4Samples}, opt);
+  }
+
+  double step() {
+    const double gamma = 1.0 / std::sqrt(double(kP4Width)), alpha = 1.0 / (double(L_) * std::sqrt(double(kP4Hidden)));
+    torch::Tensor h = embed_in_.mm(x_);
+    for (std::size_t k = 0; k < W_.size(); ++k) {
+      const torch::Tensor a = torch::gelu(W_[k].mm(h).mul_(gamma));  // gelu(W h / sqrt(q))
+      h = torch::addmm(h, V_[k], a, /*beta=*/1, /*alpha=*/alpha);     // h + V a / (L sqrt(m))
+    }
+    torch::Tensor loss = (embed_out_.mm(h) - y_).square().sum() / double(kP4Samples);
+    loss.backward();
+    {
+      torch::NoGradGuard no_grad;
+      const double lr = kP4LearningRatePerLayer * double(L_);
+      for (std::vector<torch::Tensor>* group : {&W_, &V_})
+        for (torch::Tensor& p : *group) {
+          p.add_(p.grad(), -lr);
+          p.mutable_grad().zero_();
+        }
+    }
+    return loss.item<double>();
+  }
+
+ private:
+  long L_;
+  torch::Tensor embed_in_, embed_out_, x_, y_;
+  std::vector<torch::Tensor> W_, V_;
+};
+
+void BM_P4StepLibtorch(benchmark::State& state, bool f64, long L) {
+  set_one_thread();
+  TorchP4Step model(f64 ? torch::kFloat64 : torch::kFloat32, L);
+  model.step();
+  for (auto _ : state) benchmark::DoNotOptimize(model.step());
+  state.counters["GFLOPS"] = benchmark::Counter(p4_step_flops(L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Three tiny ops (8x8 matmul, tanh, sum) forward + backward: libtorch's per-op cost, for scale.
 void BM_LibtorchTiny(benchmark::State& state) {
   set_one_thread();
@@ -92,6 +146,11 @@ void register_libtorch_train_step(bool f64, long d, long L) {
   const std::string name = std::string("BM_TrainStep/libtorch/") + (f64 ? "f64/" : "f32/") +
                            std::to_string(d) + "/" + std::to_string(L);
   benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepLibtorch, f64, d, L)->Unit(benchmark::kMillisecond);
+}
+
+void register_libtorch_p4_step(bool f64, long L) {
+  const std::string name = std::string("BM_P4Step/libtorch/") + (f64 ? "f64/" : "f32/") + std::to_string(L);
+  benchmark::RegisterBenchmark(name.c_str(), BM_P4StepLibtorch, f64, L)->Unit(benchmark::kMillisecond);
 }
 
 void register_libtorch_overhead() {
