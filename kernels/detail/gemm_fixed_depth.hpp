@@ -1,19 +1,19 @@
 #pragma once
-// C = alpha * op(A) * B + beta * C_in for the ResNet widths as depth (K = 16, 32 or 64, a template parameter) on
-// AVX-512: register tiles of 8 rows x 2 vectors whose k loop, in chunks of 16, unrolls completely, so that every
-// load of B and broadcast of A is an instruction at a constant offset from one pointer.
+// C = alpha * op(A) * B + beta * C_in for the ResNet widths as depth (K = 16, 32 or 64, a template parameter)
+// on AVX-512: register tiles of 8 rows x 2 vectors whose k loop, in chunks of 16, unrolls completely, so that
+// every load of B and broadcast of A is an instruction at a constant offset from one pointer.
 //
-//   for i in M step 8                    row blocks outside: op(A)'s 8 x K block packed once (or read in place)
-//     for j in N step 2 vectors          ... while the block walks B (read in place) and C left to right
+//   for i in M step 8           row blocks outside: op(A)'s 8 x K block packed once (or read in place)
+//     for j in N step 2 vectors ... while the block walks B (read in place) and C left to right
 //       C[i:i+8, j:j+2W] = sum_{k<K} op(A)[i:i+8, k] (broadcast) * B[k, j:j+2W]
 //
 // Per k step: 2 loads of B and 8 broadcasts of A feed 16 FMAs. At a depth this short the memory operands per
-// FMA and the addressing around them decide the speed on a core with two 512-bit FMA pipes and two 512-bit loads
-// per cycle (Zen 5). Measured there against OpenBLAS (SkylakeX kernels, paired bursts) at 16 x 256 x 16: the
-// earlier strip path (B's 16 x W strip in registers, one broadcast per FMA) 0.77 f64 / 0.83 f32, gemm_small's
-// 4 x 4 tiles with a run-time k loop 0.84-0.94, these tiles 1.07-1.18 / 1.08-1.15 (at 16 x 32 x 16: 1.07 /
-// 1.26). A stand-alone harness put 4 x 4 tiles level with 8 x 2 in double, but not at N = 32 floats (one tile
-// of 2 vectors); 16 x 1 (one broadcast per FMA) at 0.84.
+// FMA and the addressing around them decide the speed on a core with two 512-bit FMA pipes and two 512-bit
+// loads per cycle (Zen 5). Measured there against OpenBLAS (SkylakeX kernels, paired bursts) at 16 x 256 x
+// 16: the earlier strip path (B's 16 x W strip in registers, one broadcast per FMA) 0.77 f64 / 0.83 f32,
+// gemm_small's 4 x 4 tiles with a run-time k loop 0.84-0.94, these tiles 1.07-1.18 / 1.08-1.15 (at 16 x 32 x
+// 16: 1.07 / 1.26). A stand-alone harness put 4 x 4 tiles level with 8 x 2 in double, but not at N = 32
+// floats (one tile of 2 vectors); 16 x 1 (one broadcast per FMA) at 0.84.
 //
 // Each element is the same FMA chain as micro_kernel's (zero, then k = 0..K-1 in order, then the same alpha /
 // beta arithmetic), so a shape gives the same bits on this path as on the others.
@@ -26,13 +26,13 @@
 namespace tapelab::kernels::detail {
 namespace {
 
-// R rows x NV vectors of C; the last vector holds `mask`'s lanes only when kMasked. op(A)(r, k) is ap[r * K + k]
-// (kByRow) or ap[k * R + r]: the row block packed (gemm_fixed_depth), so that every broadcast is at a constant
-// offset from one register.
+// R rows x NV vectors of C; the last vector holds `mask`'s lanes only when kMasked. op(A)(r, k) is ap[r * K +
+// k] (kByRow) or ap[k * R + r]: the row block packed (gemm_fixed_depth), so that every broadcast is at a
+// constant offset from one register.
 template <class Arch, class T, int K, bool kByRow, int R, int NV, bool kMasked>
-[[gnu::always_inline]] inline void fixed_depth_tile(const T* ap, const T* b, index_t ldb,
-                                                    T alpha, T beta, const T* c_in, index_t ldc_in, T* c,
-                                                    index_t ldc, typename TailMask<Arch, T>::Mask mask) {
+[[gnu::always_inline]] inline void fixed_depth_tile(const T* ap, const T* b, index_t ldb, T alpha, T beta,
+                                                    const T* c_in, index_t ldc_in, T* c, index_t ldc,
+                                                    typename TailMask<Arch, T>::Mask mask) {
   using V = xsimd::batch<T, Arch>;
   using Mask = TailMask<Arch, T>;
   constexpr int W = static_cast<int>(V::size);
@@ -51,10 +51,11 @@ template <class Arch, class T, int K, bool kByRow, int R, int NV, bool kMasked>
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = V(T(0));
-  // B's rows are reached by one pointer stepped ldb per k, each step opaque to the compiler: otherwise it keeps
-  // a pointer per row, 16 of them, more than the free general registers, and reloads them from the stack (the
-  // reloads compete with the broadcasts for the load ports; the tiles ran at 0.6-0.9 of OpenBLAS).
-  // Depths past 16 run in chunks of 16 (a loop, not unrolled: the code of one chunk is already 400 instructions).
+  // B's rows are reached by one pointer stepped ldb per k, each step opaque to the compiler: otherwise it
+  // keeps a pointer per row, 16 of them, more than the free general registers, and reloads them from the
+  // stack (the reloads compete with the broadcasts for the load ports; the tiles ran at 0.6-0.9 of OpenBLAS).
+  // Depths past 16 run in chunks of 16 (a loop, not unrolled: the code of one chunk is already 400
+  // instructions).
   const T* bk = b;
   const T* apk = ap;
 #pragma GCC unroll 1
@@ -106,31 +107,31 @@ template <class Arch, class T, int K, bool kByRow, int R, int NV, bool kMasked>
 // (Not inlined into the large GEMM driver, where the register allocator treated its loop worse.)
 template <class Arch, class T, int K, bool kByRow, int R>
 [[gnu::noinline]] void fixed_depth_rows(index_t N, const T* ap, const T* B, index_t ldb, T alpha, T beta,
-                      const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+                                        const T* c_in, index_t ldc_in, T* c, index_t ldc) {
   using Mask = TailMask<Arch, T>;
   constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size);
   index_t j = 0;
   for (; j + 2 * W <= N; j += 2 * W) {
-    // The broadcasts of op(A) are the same for every j. Seeing that, GCC would hoist all K R of them out of this
-    // loop and spill them; through a pointer opaque to it they stay memory operands of each tile.
+    // The broadcasts of op(A) are the same for every j. Seeing that, GCC would hoist all K R of them out of
+    // this loop and spill them; through a pointer opaque to it they stay memory operands of each tile.
     const T* ap_tile = ap;
     asm("" : "+r"(ap_tile));
-    fixed_depth_tile<Arch, T, K, kByRow, R, 2, false>(ap_tile, B + j, ldb, alpha, beta, c_in + j, ldc_in, c + j, ldc,
-                                                    0);
+    fixed_depth_tile<Arch, T, K, kByRow, R, 2, false>(ap_tile, B + j, ldb, alpha, beta, c_in + j, ldc_in,
+                                                      c + j, ldc, 0);
   }
   const index_t left = N - j;
   if (left > W)
-    fixed_depth_tile<Arch, T, K, kByRow, R, 2, true>(ap, B + j, ldb, alpha, beta, c_in + j, ldc_in, c + j, ldc,
-                                          Mask::first(left - W));
+    fixed_depth_tile<Arch, T, K, kByRow, R, 2, true>(ap, B + j, ldb, alpha, beta, c_in + j, ldc_in, c + j,
+                                                     ldc, Mask::first(left - W));
   else if (left > 0)
-    fixed_depth_tile<Arch, T, K, kByRow, R, 1, true>(ap, B + j, ldb, alpha, beta, c_in + j, ldc_in, c + j, ldc,
-                                          Mask::first(left));
+    fixed_depth_tile<Arch, T, K, kByRow, R, 1, true>(ap, B + j, ldb, alpha, beta, c_in + j, ldc_in, c + j,
+                                                     ldc, Mask::first(left));
 }
 
 // The R rows of op(A) from row i, packed where the tiles read them: op(A) = A row by row (ap[r * K + k], as A
-// holds them: when A's rows are K apart, A itself is returned), op(A) = A^T column by column (ap[k * R + r], as
-// A holds them). Row copies, no transposition: at 16 x 32 x 16 the tiles themselves take about as long as a
-// scalar transposing copy.
+// holds them: when A's rows are K apart, A itself is returned), op(A) = A^T column by column (ap[k * R + r],
+// as A holds them). Row copies, no transposition: at 16 x 32 x 16 the tiles themselves take about as long as
+// a scalar transposing copy.
 template <class T, int K, int R>
 const T* pack_fixed_depth_rows(Trans ta, const T* A, index_t lda, index_t i, T* ap) {
   if (ta == Trans::N) {
@@ -143,37 +144,37 @@ const T* pack_fixed_depth_rows(Trans ta, const T* A, index_t lda, index_t i, T* 
 }
 
 // C (M x N) = alpha * op(A) (M x K; either transpose) * B (K x N, ldb, read in place) + beta * C_in. Rows 8
-// at a time, then 4, 2, 1, each block of op(A) packed first (K R values, used N / 2W times). Needs hardware masks (the N edge is masked in place). op(A) = A^T is V^T G in a residual layer's
-// backward.
+// at a time, then 4, 2, 1, each block of op(A) packed first (K R values, used N / 2W times). Needs hardware
+// masks (the N edge is masked in place). op(A) = A^T is V^T G in a residual layer's backward.
 template <class Arch, class T, int K, bool kByRow>
 void fixed_depth_all_rows(Trans ta, index_t M, index_t N, T alpha, const T* A, index_t lda, const T* B,
                           index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
   alignas(64) T ap[8 * K];
   index_t i = 0;
   for (; i + 8 <= M; i += 8)
-    fixed_depth_rows<Arch, T, K, kByRow, 8>(N, pack_fixed_depth_rows<T, K, 8>(ta, A, lda, i, ap), B, ldb, alpha, beta,
-                                         C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
+    fixed_depth_rows<Arch, T, K, kByRow, 8>(N, pack_fixed_depth_rows<T, K, 8>(ta, A, lda, i, ap), B, ldb,
+                                            alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
   if (M - i >= 4) {
-    fixed_depth_rows<Arch, T, K, kByRow, 4>(N, pack_fixed_depth_rows<T, K, 4>(ta, A, lda, i, ap), B, ldb, alpha, beta,
-                                         C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
+    fixed_depth_rows<Arch, T, K, kByRow, 4>(N, pack_fixed_depth_rows<T, K, 4>(ta, A, lda, i, ap), B, ldb,
+                                            alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
     i += 4;
   }
   if (M - i >= 2) {
-    fixed_depth_rows<Arch, T, K, kByRow, 2>(N, pack_fixed_depth_rows<T, K, 2>(ta, A, lda, i, ap), B, ldb, alpha, beta,
-                                         C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
+    fixed_depth_rows<Arch, T, K, kByRow, 2>(N, pack_fixed_depth_rows<T, K, 2>(ta, A, lda, i, ap), B, ldb,
+                                            alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
     i += 2;
   }
   if (M - i >= 1)
-    fixed_depth_rows<Arch, T, K, kByRow, 1>(N, pack_fixed_depth_rows<T, K, 1>(ta, A, lda, i, ap), B, ldb, alpha, beta,
-                                         C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
+    fixed_depth_rows<Arch, T, K, kByRow, 1>(N, pack_fixed_depth_rows<T, K, 1>(ta, A, lda, i, ap), B, ldb,
+                                            alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
 }
 
 // Whether gemm_fixed_depth has tiles for depth K.
 inline bool has_fixed_depth(index_t K) { return K == 16 || K == 32 || K == 64; }
 
 template <class Arch, class T, int K>
-void gemm_fixed_depth_k(Trans ta, index_t M, index_t N, T alpha, const T* A, index_t lda, const T* B, index_t ldb,
-                        T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
+void gemm_fixed_depth_k(Trans ta, index_t M, index_t N, T alpha, const T* A, index_t lda, const T* B,
+                        index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
   if (ta == Trans::N)
     fixed_depth_all_rows<Arch, T, K, true>(ta, M, N, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
   else
