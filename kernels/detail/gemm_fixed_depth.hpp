@@ -17,7 +17,6 @@
 //
 // Each element is the same FMA chain as micro_kernel's (zero, then k = 0..K-1 in order, then the same alpha /
 // beta arithmetic), so a shape gives the same bits on this path as on the others.
-#include <algorithm>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
@@ -136,9 +135,13 @@ template <class T, int K, int R>
 const T* pack_fixed_depth_rows(Trans ta, const T* A, index_t lda, index_t i, T* ap) {
   if (ta == Trans::N) {
     if (lda == K) return A + i * K;
-    for (int r = 0; r < R; ++r) std::copy_n(A + (i + r) * lda, K, ap + r * K);
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 64
+      for (int k = 0; k < K; ++k) ap[r * K + k] = A[(i + r) * lda + k];
   } else {
-    for (index_t k = 0; k < K; ++k) std::copy_n(A + k * lda + i, R, ap + k * R);
+    for (int k = 0; k < K; ++k)
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) ap[k * R + r] = A[k * lda + i + r];
   }
   return ap;
 }
