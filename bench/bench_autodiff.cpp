@@ -23,6 +23,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -311,6 +312,9 @@ int main(int argc, char** argv) {
                               std::string(tapelab::kernels::target_name(tapelab::kernels::active_target())));
 #ifdef TAPELAB_HAVE_LIBTORCH
   benchmark::AddCustomContext("libtorch", "linked");
+  // libtorch's GEMMs are OpenBLAS's: which kernels it ran (scripts/bench.sh sets SkylakeX on AVX-512 CPUs).
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  benchmark::AddCustomContext("openblas_coretype", coretype != nullptr ? coretype : "(auto)");
 #else
   benchmark::AddCustomContext("libtorch", "not found at configure time");
 #endif
