@@ -392,7 +392,7 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   // 16 always (B read 8 rows at a time is cheap to stream from L2), but rows of 4 KB or more stay on gemm_small,
   // which copies a B panel whose rows crowd into a few L1 sets.
   if constexpr (TailMask<Arch, T>::kAvailable) {
-    if (tb == Trans::N && has_fixed_depth(K) && N * index_t(sizeof(T)) < 4096 &&
+    if (tb == Trans::N && has_fixed_depth(M, K) && N * index_t(sizeof(T)) < 4096 &&
         (K == 16 || K * N * index_t(sizeof(T)) <= 32 * 1024) && M <= Blk::kDirectMaxMForB && !parallel &&
         (ep == nullptr || M * N <= kEpilogueAtEndElements)) {
       gemm_fixed_depth<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);

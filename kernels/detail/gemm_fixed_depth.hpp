@@ -146,34 +146,22 @@ const T* pack_fixed_depth_rows(Trans ta, const T* A, index_t lda, index_t i, T* 
   return ap;
 }
 
-// C (M x N) = alpha * op(A) (M x K; either transpose) * B (K x N, ldb, read in place) + beta * C_in. Rows 8
-// at a time, then 4, 2, 1, each block of op(A) packed first (K R values, used N / 2W times). Needs hardware
+// C (M x N) = alpha * op(A) (M x K; either transpose) * B (K x N, ldb, read in place) + beta * C_in, M a multiple
+// of 8 (the ResNet widths; other M go to gemm_small, so that the sanitizer build compiles one tile height, not
+// four: each is thousands of unrolled instructions). Rows 8 at a time, each block of op(A) packed first (8 K
+// values, used N / 2W times). Needs hardware
 // masks (the N edge is masked in place). op(A) = A^T is V^T G in a residual layer's backward.
 template <class Arch, class T, int K, bool kByRow>
 void fixed_depth_all_rows(Trans ta, index_t M, index_t N, T alpha, const T* A, index_t lda, const T* B,
                           index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
   alignas(64) T ap[8 * K];
-  index_t i = 0;
-  for (; i + 8 <= M; i += 8)
+  for (index_t i = 0; i < M; i += 8)
     fixed_depth_rows<Arch, T, K, kByRow, 8>(N, pack_fixed_depth_rows<T, K, 8>(ta, A, lda, i, ap), B, ldb,
-                                            alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
-  if (M - i >= 4) {
-    fixed_depth_rows<Arch, T, K, kByRow, 4>(N, pack_fixed_depth_rows<T, K, 4>(ta, A, lda, i, ap), B, ldb,
-                                            alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
-    i += 4;
-  }
-  if (M - i >= 2) {
-    fixed_depth_rows<Arch, T, K, kByRow, 2>(N, pack_fixed_depth_rows<T, K, 2>(ta, A, lda, i, ap), B, ldb,
-                                            alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
-    i += 2;
-  }
-  if (M - i >= 1)
-    fixed_depth_rows<Arch, T, K, kByRow, 1>(N, pack_fixed_depth_rows<T, K, 1>(ta, A, lda, i, ap), B, ldb,
                                             alpha, beta, C_in + i * ldc_in, ldc_in, C + i * ldc, ldc);
 }
 
-// Whether gemm_fixed_depth has tiles for depth K.
-inline bool has_fixed_depth(index_t K) { return K == 16 || K == 32 || K == 64; }
+// Whether gemm_fixed_depth has tiles for M x K.
+inline bool has_fixed_depth(index_t M, index_t K) { return M % 8 == 0 && (K == 16 || K == 32 || K == 64); }
 
 template <class Arch, class T, int K>
 void gemm_fixed_depth_k(Trans ta, index_t M, index_t N, T alpha, const T* A, index_t lda, const T* B,

@@ -170,9 +170,10 @@ TYPED_TEST(GemmTest, BRowsAPowerOfTwoKilobytesApartMatchReference) {
   }
 }
 
-// K = 16 (and 32, 64) with B as stored takes the fixed-depth tiles on AVX-512 (gemm_fixed_depth.hpp), A either way round:
-// every row group (8, 4, 2, 1), a masked edge of one or two vectors, A's rows 16 apart (read in place) or not
-// (copied), up to M = 64, and past it (M = 65, N = 1024: the other paths); C full of NaN when beta = 0.
+// K = 16 (and 32, 64) with B as stored and M a multiple of 8 takes the fixed-depth tiles on AVX-512
+// (gemm_fixed_depth.hpp), A either way round: a masked edge of one or two vectors, A's rows K apart (read in
+// place) or not (copied), up to M = 64; other M and M = 65, N = 1024 take the other paths. C full of NaN when
+// beta = 0.
 TYPED_TEST(GemmTest, FixedDepthMatchesReference) {
   using T = TypeParam;
   for (Target target : available_targets()) {
