@@ -14,6 +14,23 @@ namespace {
 
 void set_one_thread() { at::set_num_threads(1); }
 
+// Plain gradient descent on `params` after loss.backward(), gradients zeroed for the next step.
+void gradient_descent_step(std::vector<torch::Tensor>& params, double lr) {
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor& p : params) {
+    p.add_(p.grad(), -lr);
+    p.mutable_grad().zero_();
+  }
+}
+
+// Times model.step() after one warm-up step; `flops` per step for the GFLOPS counter.
+template <class Model>
+void time_steps(benchmark::State& state, Model& model, double flops) {
+  model.step();
+  for (auto _ : state) benchmark::DoNotOptimize(model.step());
+  state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 class TorchTrainStep {
  public:
   TorchTrainStep(torch::Dtype dtype, long d, long L) : L_(L) {
@@ -48,13 +65,7 @@ class TorchTrainStep {
     }
     torch::Tensor loss = torch::mse_loss(C_.mm(h), y_);
     loss.backward();
-    {
-      torch::NoGradGuard no_grad;
-      for (torch::Tensor& p : params_) {
-        p.add_(p.grad(), -kTrainLearningRate);
-        p.mutable_grad().zero_();
-      }
-    }
+    gradient_descent_step(params_, kTrainLearningRate);
     return loss.item<double>();
   }
 
@@ -67,10 +78,7 @@ class TorchTrainStep {
 void BM_TrainStepLibtorch(benchmark::State& state, bool f64, long d, long L) {
   set_one_thread();
   TorchTrainStep model(f64 ? torch::kFloat64 : torch::kFloat32, d, L);
-  model.step();
-  for (auto _ : state) benchmark::DoNotOptimize(model.step());
-  state.counters["GFLOPS"] =
-      benchmark::Counter(train_step_flops(d, L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  time_steps(state, model, train_step_flops(d, L));
 }
 
 // One GD iteration of experiment X6's network (bench_autodiff.hpp), as the authors' PyTorch code computes it
@@ -84,6 +92,8 @@ class TorchP4Step {
     for (long k = 0; k < L; ++k) {
       W_.push_back(w.clone().set_requires_grad(true));
       V_.push_back(torch::zeros({kP4Width, kP4Hidden}, opt).set_requires_grad(true));
+      params_.push_back(W_.back());  // (tensors share storage: the update reaches W_ and V_)
+      params_.push_back(V_.back());
     }
     embed_in_ = torch::eye(kP4Width, opt);  // frozen identity embeddings, multiplied as tapelab's network does
     embed_out_ = torch::eye(kP4Width, opt);
@@ -100,30 +110,20 @@ class TorchP4Step {
     }
     torch::Tensor loss = (embed_out_.mm(h) - y_).square().sum() / double(kP4Samples);
     loss.backward();
-    {
-      torch::NoGradGuard no_grad;
-      const double lr = kP4LearningRatePerLayer * double(L_);
-      for (std::vector<torch::Tensor>* group : {&W_, &V_})
-        for (torch::Tensor& p : *group) {
-          p.add_(p.grad(), -lr);
-          p.mutable_grad().zero_();
-        }
-    }
+    gradient_descent_step(params_, kP4LearningRatePerLayer * double(L_));
     return loss.item<double>();
   }
 
  private:
   long L_;
   torch::Tensor embed_in_, embed_out_, x_, y_;
-  std::vector<torch::Tensor> W_, V_;
+  std::vector<torch::Tensor> W_, V_, params_;
 };
 
 void BM_P4StepLibtorch(benchmark::State& state, bool f64, long L) {
   set_one_thread();
   TorchP4Step model(f64 ? torch::kFloat64 : torch::kFloat32, L);
-  model.step();
-  for (auto _ : state) benchmark::DoNotOptimize(model.step());
-  state.counters["GFLOPS"] = benchmark::Counter(p4_step_flops(L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  time_steps(state, model, p4_step_flops(L));
 }
 
 // Three tiny ops (8x8 matmul, tanh, sum) forward + backward: libtorch's per-op cost, for scale.

@@ -20,6 +20,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/common.hpp"
+#include "kernels/detail/gemm_pack.hpp"
 #include "kernels/detail/simd_mask.hpp"
 
 namespace tapelab::kernels::detail {
@@ -138,11 +139,9 @@ const T* pack_fixed_depth_rows(Trans ta, const T* A, index_t lda, index_t i, T* 
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 64
       for (int k = 0; k < K; ++k) ap[r * K + k] = A[(i + r) * lda + k];
-  } else {
-    for (int k = 0; k < K; ++k)
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) ap[k * R + r] = A[k * lda + i + r];
+    return ap;
   }
+  pack_a<T, R>(ta, A, lda, i, R, 0, K, ap);  // the blocked path's A panel: ap[k * R + r]
   return ap;
 }
 
