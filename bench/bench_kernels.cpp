@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <immintrin.h>
+
 #include "kernels/kernels.hpp"
 
 #ifdef TAPELAB_HAVE_OPENBLAS
@@ -141,6 +143,54 @@ void BM_GemmPaired(benchmark::State& state, tk::Trans ta, tk::Trans tb, int M, i
   state.counters["pairs"] = double(ratio.size());
 }
 #endif
+
+// The core's FMA peak, measured in the same run as the GEMMs: 16 independent chains of AVX-512 FMAs (more than
+// latency x issue width on every x86 core in use, so no chain waits on another). scripts/bench_table.py puts both
+// libraries' GEMM rates against it: at a shape where both run at about the peak, neither can pull ahead, and
+// whether their ratio lands above or below 1 is noise.
+// __m512 or __m512d without their may_alias attribute (which a template argument would drop, with a warning)
+template <class T>
+struct Vec512;
+template <>
+struct Vec512<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vec512<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+
+template <class T>
+[[gnu::target("avx512f")]] void fma_chains_avx512(long steps, T* out) {
+  using R = typename Vec512<T>::type;
+  R acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = R{} + T(i);
+  const R m = R{} + T(0.999999), a = R{} + T(1e-7);
+  for (long k = 0; k < steps; ++k)
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) {
+      if constexpr (sizeof(T) == 4) acc[i] = R(_mm512_fmadd_ps(__m512(acc[i]), __m512(m), __m512(a)));
+      else acc[i] = R(_mm512_fmadd_pd(__m512d(acc[i]), __m512d(m), __m512d(a)));
+    }
+  for (int i = 1; i < 16; ++i) acc[0] += acc[i];
+  *out = acc[0][0];
+}
+
+// BM_FmaPeak/<f32|f64>: GFLOPS = the one-core AVX-512 peak (2 flops per lane per FMA).
+template <class T>
+void BM_FmaPeak(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512f")) {  // the peak the table needs is against OpenBLAS's AVX-512 kernels
+    state.SkipWithError("no AVX-512 on this CPU: FMA peak not measured");
+    return;
+  }
+  constexpr long kSteps = 100000;
+  T out = 0;
+  for (auto _ : state) {
+    fma_chains_avx512<T>(kSteps, &out);
+    benchmark::DoNotOptimize(out);
+  }
+  set_gflops(state, 2.0 * 16 * double(64 / sizeof(T)) * double(kSteps));
+}
 
 // The backward products of a residual layer: dH = W^T dZ (T,N) and dW = dZ H^T (N,T).
 template <class T>
@@ -303,6 +353,7 @@ void register_all() {
         ->Unit(benchmark::kMicrosecond);
   }
 #endif
+  benchmark::RegisterBenchmark(join({"BM_FmaPeak", ty}).c_str(), BM_FmaPeak<T>)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark(join({"BM_Tanh", ty}).c_str(), BM_Tanh<T>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
   for (tk::Activation act : {tk::Activation::gelu_erf, tk::Activation::tanh})
     for (int mode : {0, 1, 2}) {

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 suite=${1:-}
 case "$suite" in
-  kernels) quick_filter='BM_Gemm(Paired)?/.*(128/128/128|1024/1024/1024|16/256/16|64/256/64|256/1024/256)$' ;;
+  kernels) quick_filter='BM_FmaPeak|BM_Gemm(Paired)?/.*(128/128/128|1024/1024/1024|16/256/16|64/256/64|256/1024/256)$' ;;
   autodiff) quick_filter='BM_GemmRate|BM_TapeOverhead|BM_TrainStep/(tapelab|libtorch)/f64/16/(16|128)$' ;;
   *) echo "usage: scripts/bench.sh kernels|autodiff [--quick] [benchmark flags]" >&2; exit 2 ;;
 esac

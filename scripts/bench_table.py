@@ -99,14 +99,17 @@ def main() -> int:
             for impl, (med, best, unit, name) in sorted(rows[key].items()):
                 op = f"{statistics.median(per_op[name]) * 1e9:>13.1f} ns" if per_op.get(name) else ""
                 print(f"{key[0] + '/' + key[1]:<34} {impl:<18} {med:>10.2f}{unit:>2} {best:>10.2f}{unit:>2} {op:>16}")
-    print_paired(paired)
+    peak = {name.split("/")[1]: statistics.median(g) for name, g in gflops.items() if name.startswith("BM_FmaPeak/")}
+    print_paired(paired, peak)
     print_floors(rows, order, gflops)
     return 0
 
 
-def print_paired(paired) -> None:
+def print_paired(paired, peak) -> None:
     """BM_GemmPaired: both libraries timed in alternating ~100 us bursts; per repetition, the median over pairs of
-    OpenBLAS time / tapelab time. Printed: the median and the range of that over repetitions."""
+    OpenBLAS time / tapelab time. Printed: the median and the range of that over repetitions, and, when the run
+    measured the core's FMA peak (BM_FmaPeak/<precision>), each library's rate as a fraction of it: where both
+    are at about 1.00 neither can be faster, and the ratio is a tie whichever side of 1 it falls."""
     if not paired:
         return
 
@@ -117,7 +120,7 @@ def print_paired(paired) -> None:
     print("paired bursts (BM_GemmPaired): ratio = OpenBLAS time / tapelab time, median over pairs, then over "
           "repetitions")
     header = (f"{'shape':<30} {'tapelab':>12} {'openblas':>12} {'ratio':>7} {'range over reps':>17} "
-              f"{'pairs/rep':>10}")
+              f"{'pairs/rep':>10}" + (f" {'of peak: tapelab':>17} {'openblas':>9}" if peak else ""))
     print(header)
     print("-" * len(header))
     for name in sorted(paired, key=natural):
@@ -127,8 +130,14 @@ def print_paired(paired) -> None:
         t_peer = statistics.median(r[2] for r in reps)
         pairs = statistics.median(r[3] for r in reps)
         shape = name[len("BM_GemmPaired/"):]
+        of_peak = ""
+        parts = shape.split("/")  # <precision>/[<form>/]<M>/<N>/<K>
+        if parts[0] in peak:
+            flops = 2.0 * int(parts[-3]) * int(parts[-2]) * int(parts[-1])
+            rate = lambda us: flops / (us * 1e-6) * 1e-9 / peak[parts[0]]
+            of_peak = f" {rate(t_ours):>17.2f} {rate(t_peer):>9.2f}"
         print(f"{shape:<30} {t_ours:>10.2f}us {t_peer:>10.2f}us {statistics.median(ratios):>7.2f} "
-              f"{min(ratios):>8.2f}-{max(ratios):<8.2f} {pairs:>10.0f}")
+              f"{min(ratios):>8.2f}-{max(ratios):<8.2f} {pairs:>10.0f}{of_peak}")
 
 
 def print_floors(rows, order, gflops) -> None:
