@@ -7,6 +7,7 @@
 //   packed B: panels of NR cols; panel p holds, for k = 0..kc-1, the NR values op(B)[k, p*NR + j] (j fastest).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
@@ -97,25 +98,26 @@ void pack_b_rows(const T* B, index_t ldb, index_t p0, index_t kc, index_t j0, in
 // AVX-512, double: op(B) = B^T packed by 8 x 8 blocks transposed in registers (24 shuffles per block) instead of
 // element by element. This is the transpose of the weight gradients dW = dZ h^T and dV = G A^T, where the batch
 // is the long inner dimension: element by element, packing cost a third of the multiplication.
+// Written out register by register and always inlined: as a loop over a table of lane moves, GCC kept the
+// eight rows in memory and called it out of line, and packing a 32 x 50 block took as long as multiplying by it.
 // (A template so that it is only compiled where called, in the AVX-512 translation unit.)
 template <class Arch>
-void transpose8x8(__m512d r[8]) {
-  __m512d a[8], b[8];
-  for (int i = 0; i < 4; ++i) {  // pairs within 128-bit chunks
-    a[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
-    a[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
-  }
-  for (int h = 0; h < 2; ++h)  // chunks of rows 4h..4h+3: b[4h + {0,1,2,3}] hold columns {0,4}, {2,6}, {1,5}, {3,7}
-    for (int lh = 0; lh < 2; ++lh) {
-      b[4 * h + 2 * lh] = _mm512_shuffle_f64x2(a[4 * h + lh], a[4 * h + 2 + lh], 0x88);
-      b[4 * h + 2 * lh + 1] = _mm512_shuffle_f64x2(a[4 * h + lh], a[4 * h + 2 + lh], 0xdd);
-    }
-  // b[0]: cols 0,4 of rows 0-3; b[1]: cols 2,6; b[2]: cols 1,5; b[3]: cols 3,7 (same for rows 4-7 in b[4..7])
-  const int col_of[4][2] = {{0, 4}, {2, 6}, {1, 5}, {3, 7}};
-  for (int q = 0; q < 4; ++q) {
-    r[col_of[q][0]] = _mm512_shuffle_f64x2(b[q], b[4 + q], 0x88);
-    r[col_of[q][1]] = _mm512_shuffle_f64x2(b[q], b[4 + q], 0xdd);
-  }
+[[gnu::always_inline]] inline void transpose8x8(__m512d& r0, __m512d& r1, __m512d& r2, __m512d& r3, __m512d& r4,
+                                                __m512d& r5, __m512d& r6, __m512d& r7) {
+  // Pairs within 128-bit chunks: a0 holds columns {0, 2, 4, 6} of rows 0 and 1, a1 columns {1, 3, 5, 7}.
+  const __m512d a0 = _mm512_unpacklo_pd(r0, r1), a1 = _mm512_unpackhi_pd(r0, r1);
+  const __m512d a2 = _mm512_unpacklo_pd(r2, r3), a3 = _mm512_unpackhi_pd(r2, r3);
+  const __m512d a4 = _mm512_unpacklo_pd(r4, r5), a5 = _mm512_unpackhi_pd(r4, r5);
+  const __m512d a6 = _mm512_unpacklo_pd(r6, r7), a7 = _mm512_unpackhi_pd(r6, r7);
+  // Chunks of rows 0-3 (b0..b3) and 4-7 (b4..b7): columns {0, 4}, {2, 6}, {1, 5}, {3, 7}.
+  const __m512d b0 = _mm512_shuffle_f64x2(a0, a2, 0x88), b1 = _mm512_shuffle_f64x2(a0, a2, 0xdd);
+  const __m512d b2 = _mm512_shuffle_f64x2(a1, a3, 0x88), b3 = _mm512_shuffle_f64x2(a1, a3, 0xdd);
+  const __m512d b4 = _mm512_shuffle_f64x2(a4, a6, 0x88), b5 = _mm512_shuffle_f64x2(a4, a6, 0xdd);
+  const __m512d b6 = _mm512_shuffle_f64x2(a5, a7, 0x88), b7 = _mm512_shuffle_f64x2(a5, a7, 0xdd);
+  r0 = _mm512_shuffle_f64x2(b0, b4, 0x88), r4 = _mm512_shuffle_f64x2(b0, b4, 0xdd);
+  r2 = _mm512_shuffle_f64x2(b1, b5, 0x88), r6 = _mm512_shuffle_f64x2(b1, b5, 0xdd);
+  r1 = _mm512_shuffle_f64x2(b2, b6, 0x88), r5 = _mm512_shuffle_f64x2(b2, b6, 0xdd);
+  r3 = _mm512_shuffle_f64x2(b3, b7, 0x88), r7 = _mm512_shuffle_f64x2(b3, b7, 0xdd);
 }
 
 template <class Arch, class T, int NR>
@@ -125,13 +127,32 @@ void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, ind
       // panel[k * NR + j] = B[(j0 + j) * ldb + p0 + k]: 8 rows of B (8 columns of the panel) x 8 values of k at a
       // time; rows past nr and k past kc read as zero (masked loads, never past the end of B).
       for (index_t jb = 0; jb < NR; jb += 8) {
+        const T* src = B + (j0 + jb) * ldb + p0;
+        auto row = [&](int i, index_t k, __mmask8 kmask) {
+          return jb + i < nr ? _mm512_maskz_loadu_pd(kmask, src + i * ldb + k) : _mm512_setzero_pd();
+        };
         for (index_t k = 0; k < kc; k += 8) {
+          // In a deep network's backward, B (a saved activation) comes from L2 or memory, eight rows a line at a
+          // time: ask for each row's line kAhead blocks early.
+          constexpr index_t kAhead = 4;
+          if (k + 8 * kAhead < kc)
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; ++i)
+              if (jb + i < nr) __builtin_prefetch(src + i * ldb + k + 8 * kAhead);
           const __mmask8 kmask = kc - k >= 8 ? __mmask8(0xff) : __mmask8((1u << (kc - k)) - 1u);
-          __m512d r[8];
-          for (int i = 0; i < 8; ++i)
-            r[i] = jb + i < nr ? _mm512_maskz_loadu_pd(kmask, B + (j0 + jb + i) * ldb + p0 + k) : _mm512_setzero_pd();
-          transpose8x8<Arch>(r);
-          for (int i = 0; i < 8 && k + i < kc; ++i) _mm512_storeu_pd(panel + (k + i) * NR + jb, r[i]);
+          __m512d r0 = row(0, k, kmask), r1 = row(1, k, kmask), r2 = row(2, k, kmask), r3 = row(3, k, kmask),
+                  r4 = row(4, k, kmask), r5 = row(5, k, kmask), r6 = row(6, k, kmask), r7 = row(7, k, kmask);
+          transpose8x8<Arch>(r0, r1, r2, r3, r4, r5, r6, r7);
+          T* dst = panel + k * NR + jb;
+          const index_t rows = std::min<index_t>(8, kc - k);  // rows of the panel this block fills
+          _mm512_storeu_pd(dst, r0);
+          if (rows > 1) _mm512_storeu_pd(dst + NR, r1);
+          if (rows > 2) _mm512_storeu_pd(dst + 2 * NR, r2);
+          if (rows > 3) _mm512_storeu_pd(dst + 3 * NR, r3);
+          if (rows > 4) _mm512_storeu_pd(dst + 4 * NR, r4);
+          if (rows > 5) _mm512_storeu_pd(dst + 5 * NR, r5);
+          if (rows > 6) _mm512_storeu_pd(dst + 6 * NR, r6);
+          if (rows > 7) _mm512_storeu_pd(dst + 7 * NR, r7);
         }
       }
       return;
