@@ -12,10 +12,6 @@
 #include <new>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 namespace tapelab {
 
 class Arena {
@@ -27,7 +23,7 @@ class Arena {
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
   ~Arena() {
-    for (Block& b : blocks_) ::operator delete (b.data, std::align_val_t{block_alignment(b.size)});
+    for (Block& b : blocks_) ::operator delete (b.data, std::align_val_t{kAlignment});
   }
 
   // `bytes` bytes, 64-byte aligned, uninitialised; valid until the next rewind().
@@ -47,8 +43,7 @@ class Arena {
     }
     const std::size_t size = bytes > capacity_ ? (bytes > first_block_bytes_ ? bytes : first_block_bytes_)
                                                : capacity_;  // doubles the total capacity
-    Block b{static_cast<std::byte*>(::operator new (size, std::align_val_t{block_alignment(size)})), size, 0};
-    advise_huge_pages(b.data, size);
+    Block b{static_cast<std::byte*>(::operator new (size, std::align_val_t{kAlignment})), size, 0};
     blocks_.push_back(b);
     capacity_ += size;
     ++heap_allocations_;
@@ -83,18 +78,10 @@ class Arena {
   };
   static std::size_t round_up(std::size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
-  // A deep network's tape spans tens of MB, touched once forward and once backward per step: with 4 KB pages
-  // every few KB is a TLB miss (costly under virtualisation). Blocks of 2 MB and more are 2 MB aligned and, on
-  // Linux, offered to transparent huge pages (a hint: where THP is off nothing changes). Measured on a P4 step
-  // (L = 1024): 3% faster forward and backward.
-  static constexpr std::size_t kHugePage = std::size_t(2) << 20;
-  static std::size_t block_alignment(std::size_t size) { return size >= kHugePage ? kHugePage : kAlignment; }
-  static void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t size) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (size >= kHugePage) madvise(p, size, MADV_HUGEPAGE);
-#endif
-  }
-
+  // No transparent huge pages, on purpose. Blocks offered to them (madvise MADV_HUGEPAGE) made a P4 step 3%
+  // faster in a process that did nothing else, but on the 2-vCPU Zen 5 machines here `tapelab run all` then spent
+  // 495 s in X6 (which runs after X2 in the same process), against 207 s without the hint (and 192 s with it when
+  // X6 ran on its own), and the median d = 64 training step went from about 200 ms to 235 ms.
   std::vector<Block> blocks_;
   std::size_t current_ = 0;
   std::size_t first_block_bytes_;
