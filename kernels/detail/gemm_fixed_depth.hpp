@@ -148,8 +148,8 @@ const T* pack_fixed_depth_rows(Trans ta, const T* A, index_t lda, index_t i, T* 
 // C (M x N) = alpha * op(A) (M x K; either transpose) * B (K x N, ldb, read in place) + beta * C_in, M a multiple
 // of 8 (the ResNet widths; other M go to gemm_small, so that the sanitizer build compiles one tile height, not
 // four: each is thousands of unrolled instructions). Rows 8 at a time, each block of op(A) packed first (8 K
-// values, used N / 2W times). Needs hardware
-// masks (the N edge is masked in place). op(A) = A^T is V^T G in a residual layer's backward.
+// values, used N / 2W times). Needs hardware masks (the N edge is masked in place). op(A) = A^T is V^T G in a
+// residual layer's backward.
 template <class Arch, class T, int K, bool kByRow>
 void fixed_depth_all_rows(Trans ta, index_t M, index_t N, T alpha, const T* A, index_t lda, const T* B,
                           index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {

@@ -152,25 +152,13 @@ template <class Arch>
   }
 }
 
-// The AVX-512 register and lane mask of T (a template argument would drop the registers' may_alias attribute).
-template <class T>
-struct Zmm {
-  using type = __m512d;
-  using mask = __mmask8;
-};
-template <>
-struct Zmm<float> {
-  using type = __m512;
-  using mask = __mmask16;
-};
-
 template <class Arch, class T, int NR>
 void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, index_t j0, index_t nr, T* panel) {
   constexpr int W = 64 / int(sizeof(T));  // values per register, and the side of a transposed block
   if constexpr (std::is_same_v<Arch, xsimd::avx512f> && NR % W == 0) {
     if (tb == Trans::T) {
-      using R = typename Zmm<T>::type;
-      using Mask = typename Zmm<T>::mask;
+      using R = typename xsimd::batch<T, Arch>::register_type;  // __m512d or __m512
+      using Mask = std::conditional_t<W == 8, __mmask8, __mmask16>;
       // panel[k * NR + j] = B[(j0 + j) * ldb + p0 + k]: W rows of B (W columns of the panel) x W values of k at a
       // time; rows past nr and k past kc read as zero (masked loads, never past the end of B).
       for (index_t jb = 0; jb < NR; jb += W) {
