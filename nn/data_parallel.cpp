@@ -27,10 +27,10 @@ void DataParallelStep::map_part1_grads() {
   }
 }
 
-double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t batch, const PartLoss& part_loss,
-                              int threads) {
-  // The redirection is keyed by where each Parameter::grad lives: should one have been given a new tensor since,
-  // part 1 would otherwise write into it beside part 0.
+double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t batch,
+                              const PartLoss& part_loss, int threads) {
+  // The redirection is keyed by where each Parameter::grad lives: should one have been given a new tensor
+  // since, part 1 would otherwise write into it beside part 0.
   for (std::size_t i = 0; i < params_.size(); ++i)
     if (params_[i]->grad.data() != grad_keys_[i]) {
       map_part1_grads();
@@ -40,9 +40,11 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
   double values[2] = {0.0, 0.0};
   std::exception_ptr errors[2];
   optimizer.zero_grad();
+  const bool part1_used = parts == 2, fill_part1 = part1_used && !part1_zero_;
+  if (part1_used) part1_zero_ = false;  // until the sum below has emptied them again, whatever throws first
   auto run_part = [&](int p) {
     try {
-      if (p == 1)
+      if (p == 1 && fill_part1)
         for (Tensor<double>& g : part1_grads_) kernels::fill(g.rows(), g.cols(), 0.0, g.data(), g.ld());
       Tape<double>& tape = tapes_[std::size_t(p)];
       tape.clear();
@@ -69,22 +71,35 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
         return part_loss(tape, batch_part(batch, parts, p));
       });
 
-  // Part 1's gradients added to part 0's, parameter by parameter, in halves like the optimizer's sweeps (on two
-  // threads when op threads are on): elementwise, so the same bits however the parameters are shared out.
-  if (parts == 2)
-    detail::for_halves(params_.size(), [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) {
-        if (i + detail::kPrefetchAhead < end) {
-          detail::prefetch(params_[i + detail::kPrefetchAhead]->grad, /*for_write=*/true);
-          detail::prefetch(part1_grads_[i + detail::kPrefetchAhead]);
-        }
-        Param& q = *params_[i];
-        if (!q.requires_grad) continue;
-        kernels::axpy(q.rows(), q.cols(), 1.0, part1_grads_[i].data(), part1_grads_[i].ld(), q.grad.data(),
-                      q.grad.ld());
+  // One sweep over the parameters, in halves (on two threads when op threads are on), each parameter while it
+  // is in L1: part 1's gradient added to part 0's and then zeroed for the next step (no separate fill pass),
+  // and the check of every value and gradient that finish_step would otherwise make in a sweep of its own.
+  // Elementwise, so the same bits however the parameters are shared out.
+  bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
+  detail::for_halves(params_.size(), [&](std::size_t begin, std::size_t end) {
+    bool values_ok = true, gradients_ok = true;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + detail::kPrefetchAhead < end) {
+        Param& next = *params_[i + detail::kPrefetchAhead];
+        detail::prefetch(next.value);
+        detail::prefetch(next.grad, /*for_write=*/part1_used);
+        if (part1_used) detail::prefetch(part1_grads_[i + detail::kPrefetchAhead], /*for_write=*/true);
       }
-    });
-  return finish_step(iteration, loss, module_, optimizer);
+      Param& q = *params_[i];
+      if (part1_used && q.requires_grad) {
+        Tensor<double>& g1 = part1_grads_[i];
+        kernels::axpy(q.rows(), q.cols(), 1.0, g1.data(), g1.ld(), q.grad.data(), q.grad.ld());
+        kernels::fill(g1.rows(), g1.cols(), 0.0, g1.data(), g1.ld());
+      }
+      values_ok = values_ok && detail::all_finite(q.value);
+      gradients_ok = gradients_ok && detail::all_finite(q.grad);
+    }
+    bad_values[begin == 0 ? 0 : 1] = !values_ok;
+    bad_gradients[begin == 0 ? 0 : 1] = !gradients_ok;
+  });
+  if (part1_used) part1_zero_ = true;
+  const FiniteScan found{!(bad_values[0] || bad_values[1]), !(bad_gradients[0] || bad_gradients[1])};
+  return finish_step(iteration, loss, module_, optimizer, found);
 }
 
 }  // namespace tapelab::nn

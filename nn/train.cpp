@@ -6,7 +6,6 @@
 #include <sstream>
 #include <stdexcept>
 
-
 namespace tapelab::nn {
 namespace {
 
@@ -24,10 +23,7 @@ std::string first_non_finite(const Tensor<double>& t, double& value) {
 }
 
 // Are all values (if `values`) and all gradients (if `gradients`) of the parameters finite? One sweep.
-struct Finite {
-  bool values = true, gradients = true;
-};
-Finite scan(const std::vector<Param*>& params, bool values, bool gradients) {
+FiniteScan scan(const std::vector<Param*>& params, bool values, bool gradients) {
   bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
   detail::for_halves(params.size(), [&](std::size_t begin, std::size_t end) {
     bool v = true, g = true;
@@ -46,8 +42,8 @@ Finite scan(const std::vector<Param*>& params, bool values, bool gradients) {
 }
 
 // Throws NonFiniteError naming the first parameter (registration order) whose value (or gradient) is not
-// finite. Only called once a scan found one: named_parameters() builds a string per parameter, which on a deep
-// network would cost more than the scan itself.
+// finite. Only called once a scan found one: named_parameters() builds a string per parameter, which on a
+// deep network would cost more than the scan itself.
 [[noreturn]] void report_first_bad(long long iteration, Module& module, bool gradients) {
   for (const NamedParameter& np : module.named_parameters()) {
     double bad = 0.0;
@@ -62,8 +58,21 @@ Finite scan(const std::vector<Param*>& params, bool values, bool gradients) {
   throw std::logic_error("report_first_bad: no non-finite entry after all");
 }
 
+// Values before gradients, as the messages promise: a bad value is reported even if a gradient is bad too.
+void report_scan(long long iteration, Module& module, const FiniteScan& found) {
+  if (!found.values) report_first_bad(iteration, module, false);
+  if (!found.gradients) report_first_bad(iteration, module, true);
+}
+
 void check_values(long long iteration, Module& module) {
   if (!scan(module.parameters(), true, false).values) report_first_bad(iteration, module, false);
+}
+
+double update_and_check(long long iteration, double loss, Module& module, Optimizer& optimizer) {
+  // The update and the check of the updated values in one sweep where the optimizer can (GradientDescent).
+  // Only what the optimizer changed can have become non-finite; the rest was checked above.
+  if (!optimizer.step_and_check_finite()) check_values(iteration, module);
+  return loss;
 }
 
 }  // namespace
@@ -80,10 +89,7 @@ void check_finite(long long iteration, double loss, Module& module) {
     }
     throw NonFiniteError(iteration, msg.str());
   }
-  // Values before gradients, as the messages promise: a bad value is reported even if a gradient is bad too.
-  const Finite f = scan(module.parameters(), true, true);
-  if (!f.values) report_first_bad(iteration, module, false);
-  if (!f.gradients) report_first_bad(iteration, module, true);
+  report_scan(iteration, module, scan(module.parameters(), true, true));
 }
 
 void report_non_finite_loss(long long iteration, double loss, Tape<double>& tape, Module& module,
@@ -106,7 +112,8 @@ void report_non_finite_loss(long long iteration, double loss, Tape<double>& tape
       try {
         make_loss(tape);
       } catch (const AnomalyError& anomaly) {
-        where = std::string("; replayed: ") + anomaly.what();  // "anomaly detection: op #k ... in layers.j ..."
+        where =
+            std::string("; replayed: ") + anomaly.what();  // "anomaly detection: op #k ... in layers.j ..."
       }
     }
     throw NonFiniteError(iteration, e.what() + where);
@@ -116,10 +123,14 @@ void report_non_finite_loss(long long iteration, double loss, Tape<double>& tape
 
 double finish_step(long long iteration, double loss, Module& module, Optimizer& optimizer) {
   check_finite(iteration, loss, module);
-  // The update and the check of the updated values in one sweep where the optimizer can (GradientDescent). Only
-  // what the optimizer changed can have become non-finite; the rest was checked above.
-  if (!optimizer.step_and_check_finite()) check_values(iteration, module);
-  return loss;
+  return update_and_check(iteration, loss, module, optimizer);
+}
+
+double finish_step(long long iteration, double loss, Module& module, Optimizer& optimizer,
+                   const FiniteScan& found) {
+  if (!std::isfinite(loss)) check_finite(iteration, loss, module);  // throws, naming a bad parameter if any
+  report_scan(iteration, module, found);
+  return update_and_check(iteration, loss, module, optimizer);
 }
 
 double train_step(long long iteration, Tape<double>& tape, Module& module, Optimizer& optimizer,

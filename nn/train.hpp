@@ -42,6 +42,15 @@ double train_step(long long iteration, Tape<double>& tape, Module& module, Optim
                                          const std::function<Var<double>(Tape<double>&)>& make_loss);
 // After backward: check_finite, the optimizer's step, the check of the updated values. Returns loss.
 double finish_step(long long iteration, double loss, Module& module, Optimizer& optimizer);
+// What check_finite's sweep finds: are all parameter values, all gradients finite?
+struct FiniteScan {
+  bool values = true, gradients = true;
+};
+// finish_step for a caller whose own sweep over the parameters already scanned every value and gradient of
+// `module` (nn::DataParallelStep, while adding the parts' gradients): the same errors, without a second
+// sweep.
+double finish_step(long long iteration, double loss, Module& module, Optimizer& optimizer,
+                   const FiniteScan& scan);
 
 // P4 4.1 loss (1/n) Σ_i ||pred_i - y_i||² for column-per-sample pred, y (d' x n). autodiff's mse is this
 // divided by d' (the authors' code's `.mean()`, papers.md 4.5).

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernels/target.hpp"
@@ -49,7 +50,8 @@ struct P4Setup {
   }
   std::vector<double> values() {
     std::vector<double> out;
-    for (Param* p : net.parameters()) out.insert(out.end(), p->value.data(), p->value.data() + p->value.size());
+    for (Param* p : net.parameters())
+      out.insert(out.end(), p->value.data(), p->value.data() + p->value.size());
     return out;
   }
 };
@@ -139,9 +141,9 @@ TEST(DataParallelStep, AnErrorInAPartReachesTheCaller) {
     return mean_squared_norm_loss(s.net.forward(t, wrong.col_range(c.begin, c.end)),
                                   t.constant(s.data.y.col_range(c.begin, c.end)), 100);
   };
-  EXPECT_THAT([&] { step.step(0, s.gd, 100, bad, 2); },
-              testing::ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("x is 3x50 but the network expects 4 rows")));
+  EXPECT_THAT(
+      [&] { step.step(0, s.gd, 100, bad, 2); },
+      testing::ThrowsMessage<std::invalid_argument>(HasSubstr("x is 3x50 but the network expects 4 rows")));
 }
 
 TEST(DataParallelStep, FollowsAParameterGivenANewGradientTensor) {
@@ -155,12 +157,50 @@ TEST(DataParallelStep, FollowsAParameterGivenANewGradientTensor) {
   EXPECT_TRUE(same_bits(s.values(), whole_batch(100).values));
 }
 
+TEST(DataParallelStep, AStepThatThrowsAfterPartOnesBackwardLeavesNoGradientBehind) {
+  // Part 1's gradient buffers are emptied by the sum that ends a step, not refilled with zeros at the next
+  // one. Here part 0's loss is NaN (a NaN input in its columns) while part 1's is finite: part 1 runs its
+  // backward and the step throws before the sum. The next steps must not add that stale gradient in.
+  P4Setup s(100);
+  DataParallelStep step(s.net);
+  const std::vector<double> before = s.values();
+  const double x00 = s.data.x(0, 0);
+  s.data.x(0, 0) = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(step.step(0, s.gd, 100, s.part_loss(), 2), NonFiniteError);
+  EXPECT_TRUE(same_bits(s.values(), before));  // nothing was updated
+  s.data.x(0, 0) = x00;
+  for (int it = 0; it < 3; ++it) step.step(it, s.gd, 100, s.part_loss(), 2);
+  EXPECT_TRUE(same_bits(s.values(), whole_batch(100).values));
+}
+
+TEST(DataParallelStep, ABadGradientIsNamedBeforeAnyUpdate) {
+  // The finiteness scan rides on the sum of the parts' gradients and covers every parameter, as
+  // check_finite's own sweep did: an Inf in the gradient of a frozen embedding (which no step writes or
+  // zeroes, and which the finite loss cannot reveal) is named, before any parameter has moved.
+  P4Setup s(100);
+  DataParallelStep step(s.net);
+  std::string frozen;
+  for (const NamedParameter& np : s.net.named_parameters())
+    if (!np.parameter->requires_grad) {
+      frozen = np.name;
+      np.parameter->grad(1, 0) = std::numeric_limits<double>::infinity();
+      break;
+    }
+  ASSERT_FALSE(frozen.empty());
+  const std::vector<double> before = s.values();
+  EXPECT_THAT([&] { step.step(4, s.gd, 100, s.part_loss(), 2); },
+              testing::ThrowsMessage<NonFiniteError>(
+                  HasSubstr("iteration 4: gradient of parameter '" + frozen + "' is inf at (1, 0)")));
+  EXPECT_TRUE(same_bits(s.values(), before));
+}
+
 TEST(MeanSquaredNormLoss, APartIsItsShareOfTheWholeBatch) {
   const Tensor<double> p{{1, 2, 5}, {3, 4, 6}}, y(2, 3);
   Tape<double> tape;
   const double whole = mean_squared_norm_loss(tape.constant(p), tape.constant(y)).item();
   auto share = [&](index_t begin, index_t end) {
-    return mean_squared_norm_loss(tape.constant(p.col_range(begin, end)), tape.constant(y.col_range(begin, end)), 3)
+    return mean_squared_norm_loss(tape.constant(p.col_range(begin, end)),
+                                  tape.constant(y.col_range(begin, end)), 3)
         .item();
   };
   const double first = share(0, 2), last = share(2, 3);
