@@ -46,11 +46,26 @@ Var<T> Tape<T>::param(Parameter<T>& p) {
   const std::uint8_t flags =
       Slot<T>::kLeaf | Slot<T>::kParameter | (p.requires_grad ? Slot<T>::kRequiresGrad : 0);
   T* grad = p.requires_grad ? p.grad.data() : nullptr;
+  std::uint8_t unwritten = 0;
   if (grad != nullptr && grad_redirect_ != nullptr) {
     const auto it = grad_redirect_->find(grad);
-    if (it != grad_redirect_->end()) grad = it->second;
+    if (it != grad_redirect_->end()) {
+      GradRedirect& r = it->second;
+      grad = r.to;
+      if (r.overwrite && r.generation != generation_) {  // p's first slot in this recording
+        unwritten = Slot<T>::kGradUnwritten;
+        r.slot = std::uint32_t(slots_.size());
+        unwritten_slots_.push_back(r.slot);
+      } else if (r.overwrite && take_unwritten(slots_[r.slot])) {
+        // p again (a shared weight): its slots' backward writes come in no order known here, so all of them
+        // accumulate, onto zeros.
+        kernels::fill(p.rows(), p.cols(), T(0), grad, p.cols());
+      }
+      r.generation = generation_;
+    }
   }
-  return Var<T>(this, push_slot(p.value.data(), grad, p.rows(), p.cols(), p.value.ld(), flags), generation_);
+  return Var<T>(this, push_slot(p.value.data(), grad, p.rows(), p.cols(), p.value.ld(), flags | unwritten),
+                generation_);
 }
 
 template <class T>
@@ -99,7 +114,9 @@ template <class T>
 void Tape<T>::add_output_grad(std::uint32_t i, const Node<T>& n, bool last_use) {
   Slot<T>& s = slots_[i];
   Slot<T>& o = slots_[n.out];
-  if (s.grad != nullptr) {
+  if (s.grad != nullptr && take_unwritten(s)) {
+    kernels::copy(s.rows, s.cols, o.grad, o.cols, s.grad, s.cols);
+  } else if (s.grad != nullptr) {
     kernels::axpy(s.rows, s.cols, T(1), o.grad, o.cols, s.grad, s.cols);
   } else if (last_use && !(o.flags & Slot<T>::kRetainGrad) && s.rows == o.rows && s.cols == o.cols) {
     s.grad = o.grad;  // hand the buffer on: the output's gradient is dead after this node
@@ -143,7 +160,10 @@ void Tape<T>::backward(const Var<T>& out, TensorView<const T> seed) {
   backward_done_ = true;
 
   // Seed: d out / d out = seed.
-  if (s.grad != nullptr) {  // a parameter (or a leaf variable) used directly as the output
+  // A parameter (or a leaf variable) used directly as the output already has its buffer.
+  if (s.grad != nullptr && take_unwritten(s)) {
+    kernels::copy(s.rows, s.cols, seed.data, seed.ld, s.grad, s.cols);
+  } else if (s.grad != nullptr) {
     kernels::axpy(s.rows, s.cols, T(1), seed.data, seed.ld, s.grad, s.cols);
   } else {
     s.grad = allocate_grad(std::size_t(s.rows * s.cols));
@@ -160,6 +180,11 @@ void Tape<T>::backward(const Var<T>& out, TensorView<const T> seed) {
     if (anomaly_detection_) check_backward_finite(k);
     if (o.grad != nullptr && !(o.flags & Slot<T>::kRetainGrad)) release_grad(o);
   }
+  // Unwritten parameter buffers that no gradient reached hold zero, as if they had been zeroed beforehand.
+  for (std::uint32_t i : unwritten_slots_) {
+    Slot<T>& p = slots_[i];
+    if (take_unwritten(p)) kernels::fill(p.rows, p.cols, T(0), p.grad, p.cols);
+  }
 }
 
 template <class T>
@@ -170,6 +195,7 @@ void Tape<T>::clear() {
   values_.rewind();
   scratch_.rewind();
   free_grads_ = nullptr;
+  unwritten_slots_.clear();
   ++generation_;
   ops_run_ = 0;
   backward_done_ = false;

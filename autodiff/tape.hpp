@@ -30,11 +30,11 @@
 //    that produced one is named in an AnomalyError, with the scope (layer) it was recorded in, if any.
 //  * A tape is used by one thread at a time. The kernels it calls may use OpenMP internally.
 //  * Threads never change results: 1 and 2 threads give bitwise identical values and gradients. Kernels split
-//    output tiles only (kernels/gemm.hpp). An op whose columns are independent samples (residual_step) may cut
-//    its batch into parts and run them on two threads when op threads are switched on (kernels::set_op_threads,
-//    opt-in; autodiff/batch_parts.hpp); the cut depends on the batch
-//    size alone, and a sum over the batch (a parameter gradient) is formed per part and added in part order, so
-//    one thread computes exactly the same numbers, one part after the other. Such an op allocates all its tape
+//    output tiles only (kernels/gemm.hpp). An op whose columns are independent samples (residual_step) may
+//    cut its batch into parts and run them on two threads when op threads are switched on
+//    (kernels::set_op_threads, opt-in; autodiff/batch_parts.hpp); the cut depends on the batch size alone,
+//    and a sum over the batch (a parameter gradient) is formed per part and added in part order, so one
+//    thread computes exactly the same numbers, one part after the other. Such an op allocates all its tape
 //    memory before its parts start: the arenas are not thread-safe.
 #include <cstddef>
 #include <cstdint>
@@ -69,11 +69,12 @@ using BackwardFn = void (*)(Tape<T>& tape, const Node<T>& node);
 template <class T>
 struct Slot {
   enum Flags : std::uint8_t {
-    kRequiresGrad = 1,  // a gradient flows to this slot
-    kRetainGrad = 2,    // keep the gradient after the producing node ran backward
-    kParameter = 4,     // grad points at Parameter::grad (always accumulated into)
-    kLeaf = 8,          // constant, variable or parameter: no producing node
-    kGradReleased = 16  // the gradient existed but was recycled (not retained)
+    kRequiresGrad = 1,   // a gradient flows to this slot
+    kRetainGrad = 2,     // keep the gradient after the producing node ran backward
+    kParameter = 4,      // grad points at Parameter::grad (always accumulated into)
+    kLeaf = 8,           // constant, variable or parameter: no producing node
+    kGradReleased = 16,  // the gradient existed but was recycled (not retained)
+    kGradUnwritten = 32  // grad points at a buffer that holds nothing yet: the first write overwrites it
   };
   T* value;
   T* grad;  // nullptr until the first write (contiguous: ld == cols)
@@ -112,11 +113,24 @@ class Tape {
   Var<T> variable(TensorView<const T> x) { return leaf("variable", x, Slot<T>::kRequiresGrad); }
   // A parameter: backward accumulates into p.grad (or where redirect_param_grads says).
   Var<T> param(Parameter<T>& p);
-  // From now on (across clear()), param(p) for a p whose p.grad.data() is a key of `to` accumulates p's
-  // gradient into the mapped buffer instead (contiguous, p's shape); nullptr ends it. How a data-parallel step
-  // (nn/data_parallel.hpp) gives the tape of each part of the batch its own gradient buffers over the same
-  // parameter values. The map must outlive its use; it is looked up once per param() call.
-  void redirect_param_grads(const std::unordered_map<const T*, T*>* to) { grad_redirect_ = to; }
+  // Where param(p) sends p's gradient instead of adding it to p.grad (see redirect_param_grads).
+  struct GradRedirect {
+    T* to;  // contiguous, p's shape (p.grad.data() itself is allowed)
+    // false: backward adds to what `to` holds. true: `to` holds nothing yet, as if zeroed: each recording's
+    // backward overwrites it at its first write (beta = 0, no zero-fill sweep beforehand, no read of the old
+    // contents) and accumulates after that, and leaves it zero if p had a slot that no gradient reached. A p
+    // that param() never saw in the recording is not touched: recorded() tells which.
+    bool overwrite = false;
+    // Kept by the tape: the generation of the last recording in which param() saw p, and p's first slot in
+    // it.
+    std::uint32_t generation = 0, slot = 0;
+    bool recorded(const Tape& tape) const { return generation == tape.generation_; }
+  };
+  // From now on (across clear()), param(p) for a p whose p.grad.data() is a key of `to` sends p's gradient to
+  // the mapped buffer. How a data-parallel step (nn/data_parallel.hpp) gives the tape of each part of the
+  // batch its own gradient buffers over the same parameter values, and drops the zeroing sweeps. The map (one
+  // per tape) must outlive its use; it is looked up once per param() call; nullptr ends the redirection.
+  void redirect_param_grads(std::unordered_map<const T*, GradRedirect>* to) { grad_redirect_ = to; }
 
   // ---- backward -----------------------------------------------------------------------------------------
   // Gradients of the 1x1 `loss` with respect to everything recorded before it.
@@ -136,8 +150,8 @@ class Tape {
   // ---- scopes: which layer an op belongs to -------------------------------------------------------------
   // Ops run from now on belong to scope `name`.`index` (a network's "layers", 17) until the next set_scope or
   // clear_scope, so that an anomaly report says "in layers.17": on a deep network an op number alone does not
-  // tell which layer blew up. `name` must outlive the tape (a string literal). One entry per change, in a vector
-  // that keeps its capacity across clear(): no allocation in a training step after the first.
+  // tell which layer blew up. `name` must outlive the tape (a string literal). One entry per change, in a
+  // vector that keeps its capacity across clear(): no allocation in a training step after the first.
   void set_scope(const char* name, index_t index);
   void clear_scope() { set_scope(nullptr, 0); }
   // "layers.17" for the scope node `node_index` was recorded in; "" when none.
@@ -222,7 +236,7 @@ class Tape {
   };
   GradTarget grad_target(std::uint32_t i) {
     Slot<T>& s = slots_[i];
-    if (s.grad != nullptr) return {s.grad, T(1)};
+    if (s.grad != nullptr) return {s.grad, take_unwritten(s) ? T(0) : T(1)};
     s.grad = allocate_grad(std::size_t(s.rows * s.cols));
     return {s.grad, T(0)};
   }
@@ -231,8 +245,8 @@ class Tape {
   template <class Compute>
   void add_to_grad(std::uint32_t i, Compute&& compute) {
     Slot<T>& s = slots_[i];
-    if (s.grad == nullptr) {
-      s.grad = allocate_grad(std::size_t(s.rows * s.cols));
+    if (s.grad == nullptr || take_unwritten(s)) {
+      if (s.grad == nullptr) s.grad = allocate_grad(std::size_t(s.rows * s.cols));
       compute(s.grad);
       return;
     }
@@ -243,11 +257,11 @@ class Tape {
   // grad(i) += alpha * src, for a contiguous-or-not rows x cols src with leading dimension ld_src.
   void add_scaled(std::uint32_t i, T alpha, const T* src, index_t ld_src) {
     Slot<T>& s = slots_[i];
-    if (s.grad != nullptr) {
+    if (s.grad != nullptr && !take_unwritten(s)) {
       kernels::axpy(s.rows, s.cols, alpha, src, ld_src, s.grad, s.cols);
       return;
     }
-    s.grad = allocate_grad(std::size_t(s.rows * s.cols));
+    if (s.grad == nullptr) s.grad = allocate_grad(std::size_t(s.rows * s.cols));
     kernels::copy(s.rows, s.cols, src, ld_src, s.grad, s.cols);
     if (alpha != T(1)) kernels::scale(s.rows, s.cols, alpha, s.grad, s.cols);
   }
@@ -267,6 +281,13 @@ class Tape {
     s.producer = kNoSlot;
     s.flags = flags;
     return std::uint32_t(slots_.size() - 1);
+  }
+  // True once for a slot whose buffer holds nothing yet (kGradUnwritten): the caller's write must overwrite
+  // it.
+  static bool take_unwritten(Slot<T>& s) {
+    if (!(s.flags & Slot<T>::kGradUnwritten)) return false;
+    s.flags &= std::uint8_t(~Slot<T>::kGradUnwritten);
+    return true;
   }
   friend class Var<T>;
   Var<T> leaf(const char* what, TensorView<const T> x, std::uint8_t flags);
@@ -302,7 +323,8 @@ class Tape {
   std::size_t ops_run_ = 0;
   bool backward_done_ = false;
   bool anomaly_detection_ = false;
-  const std::unordered_map<const T*, T*>* grad_redirect_ = nullptr;
+  std::unordered_map<const T*, GradRedirect>* grad_redirect_ = nullptr;
+  std::vector<std::uint32_t> unwritten_slots_;  // this recording's kGradUnwritten parameter slots
 };
 
 // ---- Var members (need the full Tape) ---------------------------------------------------------------------

@@ -15,37 +15,55 @@ DataParallelStep::DataParallelStep(Module& module) : module_(module), params_(mo
   part1_grads_.reserve(params_.size());
   for (Param* p : params_) part1_grads_.emplace_back(p->rows(), p->cols());
   map_part1_grads();
+  tapes_[0].redirect_param_grads(&to_part0_);
   tapes_[1].redirect_param_grads(&to_part1_);
 }
 
 void DataParallelStep::map_part1_grads() {
   to_part1_.clear();
+  part1_entries_.clear();
   grad_keys_.clear();
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    to_part1_.emplace(params_[i]->grad.data(), part1_grads_[i].data());
+    Redirect& r = to_part1_[params_[i]->grad.data()];
+    r = Redirect{part1_grads_[i].data(), /*overwrite=*/true};
+    part1_entries_.push_back(&r);
     grad_keys_.push_back(params_[i]->grad.data());
+  }
+}
+
+void DataParallelStep::map_part0_grads(Optimizer& optimizer) {
+  optimizer_params_.clear();
+  for (const ParamGroup& g : optimizer.groups())
+    optimizer_params_.insert(optimizer_params_.end(), g.params.begin(), g.params.end());
+  bool same = optimizer_params_.size() == part0_entries_.size();
+  for (std::size_t i = 0; same && i < optimizer_params_.size(); ++i)
+    same = optimizer_params_[i] == part0_entries_[i].first &&
+           part0_entries_[i].second->to == optimizer_params_[i]->grad.data();
+  if (same) return;
+  to_part0_.clear();
+  part0_entries_.clear();
+  for (Param* p : optimizer_params_) {
+    Redirect& r = to_part0_[p->grad.data()];
+    r = Redirect{p->grad.data(), /*overwrite=*/true};
+    part0_entries_.emplace_back(p, &r);
   }
 }
 
 double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t batch,
                               const PartLoss& part_loss, int threads) {
-  // The redirection is keyed by where each Parameter::grad lives: should one have been given a new tensor
+  // The redirections are keyed by where each Parameter::grad lives: should one have been given a new tensor
   // since, part 1 would otherwise write into it beside part 0.
   for (std::size_t i = 0; i < params_.size(); ++i)
     if (params_[i]->grad.data() != grad_keys_[i]) {
       map_part1_grads();
       break;
     }
+  map_part0_grads(optimizer);  // in place of optimizer.zero_grad()
   const int parts = batch_parts(batch);
   double values[2] = {0.0, 0.0};
   std::exception_ptr errors[2];
-  optimizer.zero_grad();
-  const bool part1_used = parts == 2, fill_part1 = part1_used && !part1_zero_;
-  if (part1_used) part1_zero_ = false;  // until the sum below has emptied them again, whatever throws first
   auto run_part = [&](int p) {
     try {
-      if (p == 1 && fill_part1)
-        for (Tensor<double>& g : part1_grads_) kernels::fill(g.rows(), g.cols(), 0.0, g.data(), g.ld());
       Tape<double>& tape = tapes_[std::size_t(p)];
       tape.clear();
       const Var<double> loss = part_loss(tape, batch_part(batch, parts, p));
@@ -61,6 +79,10 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
   } else {
     for (int p = 0; p < parts; ++p) run_part(p);
   }
+  // The optimizer's parameters that part 0's recording never saw (unused, or not requiring grad) were not
+  // overwritten: zeroed here, as optimizer.zero_grad() would have.
+  for (auto& [p, r] : part0_entries_)
+    if (!r->recorded(tapes_[0])) p->zero_grad();
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
 
@@ -72,24 +94,25 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
       });
 
   // One sweep over the parameters, in halves (on two threads when op threads are on), each parameter while it
-  // is in L1: part 1's gradient added to part 0's and then zeroed for the next step (no separate fill pass),
-  // and the check of every value and gradient that finish_step would otherwise make in a sweep of its own.
-  // Elementwise, so the same bits however the parameters are shared out.
+  // is in L1: part 1's gradient added to part 0's, and the check of every value and gradient that finish_step
+  // would otherwise make in a sweep of its own. Elementwise, so the same bits however the parameters are
+  // shared out.
+  const bool part1_used = parts == 2;
   bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
   detail::for_halves(params_.size(), [&](std::size_t begin, std::size_t end) {
     bool values_ok = true, gradients_ok = true;
     for (std::size_t i = begin; i < end; ++i) {
       if (i + detail::kPrefetchAhead < end) {
-        Param& next = *params_[i + detail::kPrefetchAhead];
-        detail::prefetch(next.value);
-        detail::prefetch(next.grad, /*for_write=*/part1_used);
-        if (part1_used) detail::prefetch(part1_grads_[i + detail::kPrefetchAhead], /*for_write=*/true);
+        const std::size_t ahead = i + detail::kPrefetchAhead;
+        detail::prefetch(params_[ahead]->value);
+        detail::prefetch(params_[ahead]->grad, /*for_write=*/part1_used);
+        if (part1_used) detail::prefetch(part1_grads_[ahead]);
       }
       Param& q = *params_[i];
-      if (part1_used && q.requires_grad) {
-        Tensor<double>& g1 = part1_grads_[i];
+      // Part 1's buffer holds this step's gradient if its recording saw q (else it may hold an older one).
+      if (part1_used && q.requires_grad && part1_entries_[i]->recorded(tapes_[1])) {
+        const Tensor<double>& g1 = part1_grads_[i];
         kernels::axpy(q.rows(), q.cols(), 1.0, g1.data(), g1.ld(), q.grad.data(), q.grad.ld());
-        kernels::fill(g1.rows(), g1.cols(), 0.0, g1.data(), g1.ld());
       }
       values_ok = values_ok && detail::all_finite(q.value);
       gradients_ok = gradients_ok && detail::all_finite(q.grad);
@@ -97,7 +120,6 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
     bad_values[begin == 0 ? 0 : 1] = !values_ok;
     bad_gradients[begin == 0 ? 0 : 1] = !gradients_ok;
   });
-  if (part1_used) part1_zero_ = true;
   const FiniteScan found{!(bad_values[0] || bad_values[1]), !(bad_gradients[0] || bad_gradients[1])};
   return finish_step(iteration, loss, module_, optimizer, found);
 }

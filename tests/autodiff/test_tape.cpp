@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <unordered_map>
 #include <vector>
 
 #include "autodiff/autodiff.hpp"
@@ -238,6 +240,78 @@ TEST(Parameters, GradientsAccumulateAcrossRecordingsUntilZeroGrad) {
   // The parameter's value and grad outlive the tape's recordings.
   tape.clear();
   EXPECT_DOUBLE_EQ(w.value(0, 1), 2.0);
+}
+
+// The gradients below, of loss = sum(W x) + sum(W W') for a shared 2 x 2 W (W' its second use), computed on a
+// plain tape into zeroed Parameter::grad: the reference for the redirected ones.
+struct SharedWeight {
+  Parameter<double> W{Tensor<double>{{1, -2}, {3, 0.5}}};
+  Parameter<double> unused{Tensor<double>{{7, 8}}};   // recorded, but the loss does not depend on it
+  Parameter<double> absent{Tensor<double>{{9, 10}}};  // never put on the tape
+  const Tensor<double> x{{2}, {-1}};
+  Var<double> loss(Tape<double>& tape, bool twice) {
+    const Var<double> w = tape.param(W);
+    tape.param(unused);
+    Var<double> l = sum(matmul(w, tape.constant(x)));
+    if (twice) l = add(l, sum(matmul(tape.param(W), tape.param(W))));
+    return l;
+  }
+};
+
+Tensor<double> plain_gradient(bool twice) {
+  SharedWeight s;
+  Tape<double> tape;
+  tape.backward(s.loss(tape, twice));
+  return s.W.grad;
+}
+
+TEST(Parameters, RedirectedGradientsAccumulateIntoTheMappedBuffer) {
+  SharedWeight s;
+  Tensor<double> buffer{{100, 200}, {300, 400}};
+  std::unordered_map<const double*, Tape<double>::GradRedirect> to{{s.W.grad.data(), {buffer.data()}}};
+  Tape<double> tape;
+  tape.redirect_param_grads(&to);
+  tape.backward(s.loss(tape, true));
+  const Tensor<double> want = plain_gradient(true);
+  EXPECT_DOUBLE_EQ(buffer(0, 0), 100 + want(0, 0));
+  EXPECT_DOUBLE_EQ(buffer(1, 1), 400 + want(1, 1));
+  EXPECT_DOUBLE_EQ(s.W.grad(0, 0), 0.0);  // Parameter::grad itself untouched
+  EXPECT_TRUE(to.at(s.W.grad.data()).recorded(tape));
+}
+
+TEST(Parameters, OverwrittenGradientBuffersNeedNoZeroing) {
+  // Buffers full of NaN (what "holds nothing yet" may hold): each recording's backward overwrites them, with
+  // W used once or three times (a shared weight: every use counts), leaves the recorded-but-unreached one at
+  // zero and does not touch the one never recorded. Anomaly detection does not mistake the NaN for a
+  // gradient.
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  for (bool twice : {false, true})
+    for (bool anomaly : {false, true}) {
+      SharedWeight s;
+      Tensor<double> gW(2, 2), gU(1, 2), gA(1, 2);
+      std::unordered_map<const double*, Tape<double>::GradRedirect> to{
+          {s.W.grad.data(), {gW.data(), true}},
+          {s.unused.grad.data(), {gU.data(), true}},
+          {s.absent.grad.data(), {gA.data(), true}}};
+      Tape<double> tape;
+      tape.set_anomaly_detection(anomaly);
+      tape.redirect_param_grads(&to);
+      const Tensor<double> want = plain_gradient(twice);
+      for (int recording = 0; recording < 2; ++recording) {  // the second overwrites the first, too
+        for (Tensor<double>* g : {&gW, &gU, &gA})
+          kernels::fill(g->rows(), g->cols(), nan, g->data(), g->ld());
+        tape.clear();
+        tape.backward(s.loss(tape, twice));
+        for (index_t i = 0; i < 2; ++i)
+          for (index_t j = 0; j < 2; ++j)
+            EXPECT_EQ(gW(i, j), want(i, j)) << "twice " << twice << ", recording " << recording;
+        EXPECT_EQ(gU(0, 0), 0.0);
+        EXPECT_EQ(gU(0, 1), 0.0);
+        EXPECT_TRUE(std::isnan(gA(0, 0)));
+        EXPECT_TRUE(to.at(s.unused.grad.data()).recorded(tape));
+        EXPECT_FALSE(to.at(s.absent.grad.data()).recorded(tape));
+      }
+    }
 }
 
 TEST(Losses, SoftmaxCrossEntropyMatchesItsDefinition) {
