@@ -194,6 +194,51 @@ TEST(DataParallelStep, ABadGradientIsNamedBeforeAnyUpdate) {
   EXPECT_TRUE(same_bits(s.values(), before));
 }
 
+TEST(DataParallelStep, LeavesEachGradientAsZeroGradAndBackwardWould) {
+  // No zero_grad sweep runs, yet Parameter::grad ends up as train_step leaves it: the optimizer's parameters
+  // hold this step's gradient (overwritten), a trainable parameter outside the optimizer keeps accumulating
+  // over steps, and a frozen one inside it is zeroed (it gets no gradient but zero_grad would zero it).
+  struct Run {
+    P4Setup s{100};
+    std::string outside, frozen;
+    explicit Run(bool parts) {
+      ParamGroup group{{}, 0.06};
+      for (const NamedParameter& np : s.net.named_parameters()) {
+        if (np.name == "layers.2.W") {
+          outside = np.name;  // trainable, not in the optimizer
+          continue;
+        }
+        if (!np.parameter->requires_grad && frozen.empty()) frozen = np.name;
+        group.params.push_back(np.parameter);
+      }
+      GradientDescent gd({group});
+      s.net.parameter(frozen).grad(0, 0) = 5.0;
+      DataParallelStep step(s.net);
+      Tape<double> tape;
+      for (int it = 0; it < 2; ++it) {
+        if (parts)
+          step.step(it, gd, 100, s.part_loss(), 2);
+        else
+          train_step(it, tape, s.net, gd, [&](Tape<double>& t) {
+            return mean_squared_norm_loss(s.net.forward(t, s.data.x), t.constant(s.data.y));
+          });
+      }
+    }
+    std::vector<double> grads() {
+      std::vector<double> out;
+      for (Param* p : s.net.parameters())
+        out.insert(out.end(), p->grad.data(), p->grad.data() + p->grad.size());
+      return out;
+    }
+  };
+  Run parts(true), whole(false);
+  ASSERT_FALSE(parts.frozen.empty());
+  EXPECT_TRUE(same_bits(parts.grads(), whole.grads()));
+  EXPECT_TRUE(same_bits(parts.s.values(), whole.s.values()));
+  EXPECT_EQ(parts.s.net.parameter(parts.frozen).grad(0, 0), 0.0);
+  EXPECT_NE(parts.s.net.parameter(parts.outside).grad(0, 0), 0.0);
+}
+
 TEST(MeanSquaredNormLoss, APartIsItsShareOfTheWholeBatch) {
   const Tensor<double> p{{1, 2, 5}, {3, 4, 6}}, y(2, 3);
   Tape<double> tape;
