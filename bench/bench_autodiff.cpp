@@ -8,18 +8,20 @@
 // bench_autodiff.hpp,
 //   one thread. Counter GFLOPS counts the model's GEMMs only (not the recomputation). At L = 1024, f64, two
 //   variants: tapelab-recompute (ResidualStep::recompute, backward recomputes W h + b instead of reading it
-//   back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh, matmul, scale, add); at
-//   L = 1024 also tapelab-2t: two threads, wall-clock time (same bits as one thread).
-// BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as X6 runs
+//   back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh, matmul, scale, add);
+//   at L = 1024 also tapelab-2t: two threads, wall-clock time (same bits as one thread).
+// BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as X6
+// runs
 //   it: nn::ResidualNetwork with ResidualNetworkConfig::p4(16, 16, 32, 16, L, gelu_erf) (h_{k+1} = h_k +
-//   V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2, nn::GradientDescent with
-//   lr = 0.01 L on every W_k, V_k, through nn::DataParallelStep (the batch's halves on their own tapes, so with
-//   train_step's NaN/Inf checks). One thread; tapelab-2t rows two, the halves side by side and op threads for the
-//   optimizer's sweeps, as X6 trains its reference network (wall-clock time).
+//   V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2, nn::GradientDescent
+//   with lr = 0.01 L on every W_k, V_k, through nn::DataParallelStep (the batch's halves on their own tapes,
+//   so with train_step's NaN/Inf checks). One thread; tapelab-2t rows two, the halves side by side and op
+//   threads for the optimizer's sweeps, as X6 trains its reference network (wall-clock time).
 // BM_GemmRate/gemm1024/<f32|f64>: tapelab's one-thread GEMM at 1024^3 (within a few % of OpenBLAS and of the
 //   core's FMA peak; bench_kernels), the rate against which scripts/bench_table.py puts every training step's
-//   GEMM flops: flops / rate is a floor no implementation doing the model's arithmetic goes under on this CPU,
-//   and libtorch's time over that floor is the largest speed-up over libtorch any implementation could show.
+//   GEMM flops: flops / rate is a floor no implementation doing the model's arithmetic goes under on this
+//   CPU, and libtorch's time over that floor is the largest speed-up over libtorch any implementation could
+//   show.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -209,7 +211,10 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   constexpr double eta0 = kP4LearningRatePerLayer;
   nn::Rng rng(1);
   const nn::Dataset data = nn::p4_gaussian_data(rng, n, q, q);
-  nn::ResidualNetwork net(nn::ResidualNetworkConfig::p4(q, q, m, q, std::size_t(L), Activation::gelu_erf), rng);
+  nn::ResidualNetworkConfig cfg =
+      nn::ResidualNetworkConfig::p4(q, q, m, q, std::size_t(L), Activation::gelu_erf);
+  cfg.recompute = true;  // as X6 sets it
+  nn::ResidualNetwork net(cfg, rng);
   nn::ParamGroup residual{{}, double(L) * eta0};
   for (nn::Param* p : net.parameters())
     if (p->requires_grad) residual.params.push_back(p);  // every W_k, V_k; the embeddings are frozen
@@ -222,7 +227,8 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   long long iteration = 0;
   step.step(iteration++, gd, n, part_loss, threads);  // warm-up: the arenas reach their size
   for (auto _ : state) benchmark::DoNotOptimize(step.step(iteration++, gd, n, part_loss, threads));
-  state.counters["GFLOPS"] = benchmark::Counter(p4_step_flops(L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(p4_step_flops(L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   kernels::set_num_threads(1);
   kernels::set_op_threads(1);
 }
@@ -247,7 +253,8 @@ void BM_GemmRate(benchmark::State& state) {
 
 void register_all() {
   benchmark::RegisterBenchmark("BM_GemmRate/gemm1024/f32", BM_GemmRate<float>)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("BM_GemmRate/gemm1024/f64", BM_GemmRate<double>)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_GemmRate/gemm1024/f64", BM_GemmRate<double>)
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/tape", BM_TapeMatmulChain);
   benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/kernels", BM_KernelsMatmulChain);
   benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/tape", BM_TapeHadamardChain);
@@ -255,12 +262,12 @@ void register_all() {
 #ifdef TAPELAB_HAVE_LIBTORCH
   register_libtorch_overhead();
 #endif
-  // tapelab-2t rows: two threads (the batch halves of residual_step run side by side; same bits as one thread),
-  // timed in wall-clock time.
+  // tapelab-2t rows: two threads (the batch halves of residual_step run side by side; same bits as one
+  // thread), timed in wall-clock time.
   for (long L : {128L, 1024L})
     for (int threads : {1, 2}) {
-      const std::string name = std::string("BM_P4Step/") + (threads == 1 ? "tapelab" : "tapelab-2t") + "/f64/" +
-                               std::to_string(L);
+      const std::string name =
+          std::string("BM_P4Step/") + (threads == 1 ? "tapelab" : "tapelab-2t") + "/f64/" + std::to_string(L);
       auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_P4StepTapelab, L, threads);
       b->Unit(benchmark::kMillisecond);
       if (threads > 1) b->UseRealTime();
@@ -276,14 +283,16 @@ void register_all() {
         const std::string suffix =
             std::string(f64 ? "f64" : "f32") + "/" + std::to_string(d) + "/" + std::to_string(L);
         for (int mode : {0, 1, 2, 3}) {
-          if (mode != 0 && !(f64 && L == 1024) && !(mode == 3 && L == 1024)) continue;  // variants where bars are set
-          static const char* const kImpl[] = {"tapelab/", "tapelab-recompute/", "tapelab-unfused/", "tapelab-2t/"};
+          if (mode != 0 && !(f64 && L == 1024) && !(mode == 3 && L == 1024))
+            continue;  // variants where bars are set
+          static const char* const kImpl[] = {"tapelab/", "tapelab-recompute/", "tapelab-unfused/",
+                                              "tapelab-2t/"};
           const std::string name = std::string("BM_TrainStep/") + kImpl[mode] + suffix;
           const int threads = mode == 3 ? 2 : 1, model_mode = mode == 3 ? 0 : mode;
-          auto* b = f64 ? benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<double>, d, L, model_mode,
-                                                       threads)
-                        : benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<float>, d, L, model_mode,
-                                                       threads);
+          auto* b = f64 ? benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<double>, d, L,
+                                                       model_mode, threads)
+                        : benchmark::RegisterBenchmark(name.c_str(), BM_TrainStepTapelab<float>, d, L,
+                                                       model_mode, threads);
           b->Unit(benchmark::kMillisecond);
           if (threads > 1) b->UseRealTime();
         }

@@ -6,10 +6,10 @@
 //   full-batch GD with lr L eta0 on the residual weights (P4 4.3), T iterations
 // Claims (P4 Prop. 3, Thm. 4): the layer increments stay O(1/L) along training,
 //   D_L = max_{k, t <= T} |Z_{k+1}(t) - Z_k(t)|   (|Z| = |V|_F + |W|_F, P4 4.1)  ~ 1/L,
-// and the weights converge to a limit 𝒵(s, t) as L grows: E_L(t) = (mean_k |Z^L_k(t) - Z^ref_{kN/L}(t)|_F^2)^{1/2}
-// (the tuple's Frobenius norm; P4 Fig. 1 right) decreases with L. Z(t) are the weights after t GD steps.
-// papers.md 4.5: the authors' Fig. 1-left script plots the l2 norm over (k, t) of the increments, which
-// scales as L^{-1/2}; it is reported too (l2_increments).
+// and the weights converge to a limit 𝒵(s, t) as L grows: E_L(t) = (mean_k |Z^L_k(t) -
+// Z^ref_{kN/L}(t)|_F^2)^{1/2} (the tuple's Frobenius norm; P4 Fig. 1 right) decreases with L. Z(t) are the
+// weights after t GD steps. papers.md 4.5: the authors' Fig. 1-left script plots the l2 norm over (k, t) of
+// the increments, which scales as L^{-1/2}; it is reported too (l2_increments).
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -42,7 +42,8 @@ struct X6Config {
   std::string scaling = "paper";
   double eta0 = 0.01;  // lr = L eta0
   int iterations = 500;
-  // t = 1 is left out: one step from V = 0 gives every layer of every depth the same V (all h_k = h_0), so E = 0.
+  // t = 1 is left out: one step from V = 0 gives every layer of every depth the same V (all h_k = h_0), so E
+  // = 0.
   std::vector<int> record_at = {2, 5, 10, 20, 50, 100, 200, 500};
   std::string x_csv, y_csv, w0_csv;
 };
@@ -64,9 +65,10 @@ struct DepthResult {
 class X6 : public Experiment {
  public:
   ExperimentInfo info() const override {
-    return {"X6", "large-depth training limit", "P4 Thm. 4, Fig. 1",
-            "GD from a tied init keeps layer increments O(1/L) (slope -1 over L >= 16) and the trained weights "
-            "converge as L grows (E_L decreasing, E_1024/E_16 <= 0.2)"};
+    return {
+        "X6", "large-depth training limit", "P4 Thm. 4, Fig. 1",
+        "GD from a tied init keeps layer increments O(1/L) (slope -1 over L >= 16) and the trained weights "
+        "converge as L grows (E_L decreasing, E_1024/E_16 <= 0.2)"};
   }
   void add_flags(Flags& f) override {
     f.add("--depths", c_.depths, "depths L", std::optional(powers_of_two(1, 8)));
@@ -76,12 +78,14 @@ class X6 : public Experiment {
     f.add("--width", c_.width, "d = q = d' (P4: 16)");
     f.add("--hidden", c_.hidden, "m (P4: 32)");
     f.add("--activation", c_.activation, "activation: " + activation_names());
-    f.add("--scaling", c_.scaling,
-          "paper: P4 eq. 3 with loss (1/n) sum |F(x)-y|^2; code: the authors' 1/L-only step with loss .mean()")
+    f.add(
+         "--scaling", c_.scaling,
+         "paper: P4 eq. 3 with loss (1/n) sum |F(x)-y|^2; code: the authors' 1/L-only step with loss .mean()")
         ->check(CLI::IsMember({"paper", "code"}));
     f.add("--eta0", c_.eta0, "GD learning rate per unit depth: lr = L eta0 (P4: 0.01)");
     f.add("--iterations", c_.iterations, "GD iterations T (P4 text: 500; code: 50)", std::optional(50));
-    f.add("--record-at", c_.record_at, "iterations at which E_L is measured", std::optional(std::vector<int>{2, 5, 20, 50}));
+    f.add("--record-at", c_.record_at, "iterations at which E_L is measured",
+          std::optional(std::vector<int>{2, 5, 20, 50}));
     f.add("--x", c_.x_csv, "inputs from CSV (one sample per row, d numbers) instead of N(0, I)");
     f.add("--y", c_.y_csv, "targets from CSV (one sample per row, d numbers)");
     f.add("--w0", c_.w0_csv, "initial tied W from CSV (m rows of q numbers) instead of N(0, 1)");
@@ -95,10 +99,11 @@ class X6 : public Experiment {
     require_at_least("--iterations", c_.iterations, 1);
     require_increasing("--record-at", c_.record_at);
     if (c_.record_at.back() > c_.iterations)
-      throw std::invalid_argument("--record-at: " + std::to_string(c_.record_at.back()) + " is after the last iteration " +
-                                  std::to_string(c_.iterations));
+      throw std::invalid_argument("--record-at: " + std::to_string(c_.record_at.back()) +
+                                  " is after the last iteration " + std::to_string(c_.iterations));
     if (!(c_.eta0 > 0)) throw std::invalid_argument("--eta0: must be positive");
-    if (c_.x_csv.empty() != c_.y_csv.empty()) throw std::invalid_argument("--x and --y: give both or neither");
+    if (c_.x_csv.empty() != c_.y_csv.empty())
+      throw std::invalid_argument("--x and --y: give both or neither");
     require_readable_file("--x", c_.x_csv);
     require_readable_file("--y", c_.y_csv);
     require_readable_file("--w0", c_.w0_csv);
@@ -120,14 +125,18 @@ void layer_increment(const nn::Param& V0, const nn::Param& W0, const nn::Param& 
   squared = v + w;
 }
 
-// GD on the network of depth L, the batch's two halves through nn::DataParallelStep (on `threads` threads: the
-// same bits for any number).
+// GD on the network of depth L, the batch's two halves through nn::DataParallelStep (on `threads` threads:
+// the same bits for any number).
 DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& W0,
                       const std::vector<std::size_t>& keep, int threads) const {
   const index_t q = c_.width, m = c_.hidden;
   const bool paper = c_.scaling == "paper";
-  nn::ResidualNetworkConfig cfg = nn::ResidualNetworkConfig::p4(q, q, m, q, L, parse_activation_flag(c_.activation));
+  nn::ResidualNetworkConfig cfg =
+      nn::ResidualNetworkConfig::p4(q, q, m, q, L, parse_activation_flag(c_.activation));
   cfg.p4_authors_scaling = !paper;
+  // Backward recomputes each layer's GELU instead of keeping it on the tape: the same numbers, a fifth of the
+  // tape (the reference's 2^14 layers would otherwise keep 0.84 GB of activations), and faster (README).
+  cfg.recompute = true;
   nn::Rng unused(0);
   nn::ResidualNetwork net(cfg, unused);
   net.set_layer_weights("W", nn::WeightPath(L, W0));  // tied: the same W for every depth; V = 0 (P4 4.2)
@@ -145,8 +154,8 @@ DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& 
   Tape<double> tape;
   nn::DataParallelStep step(net);
   const index_t n = data.x.cols();
-  // The loss of the columns c, as their share of the loss over all n samples: paper (1/n) Σ ||F(x_i) - y_i||²;
-  // the authors' code mse, the mean over the n q entries.
+  // The loss of the columns c, as their share of the loss over all n samples: paper (1/n) Σ ||F(x_i) -
+  // y_i||²; the authors' code mse, the mean over the n q entries.
   auto part_loss = [&](Tape<double>& tp, ColumnRange c) {
     const Var<double> pred = net.forward(tp, data.x.col_range(c.begin, c.end));
     const Var<double> y = tp.constant(data.y.col_range(c.begin, c.end));
@@ -156,7 +165,8 @@ DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& 
   const auto start = std::chrono::steady_clock::now();
   double l2 = 0;
   for (int t = 0; t <= c_.iterations; ++t) {
-    // Z(t): measure, then (t < T) one GD step. The loss of Z(t) comes from the same forward pass as its gradient.
+    // Z(t): measure, then (t < T) one GD step. The loss of Z(t) comes from the same forward pass as its
+    // gradient.
     double worst = 0;
     for (std::size_t k = 0; k + 1 < L; ++k) {
       double p4, sq;
@@ -197,7 +207,8 @@ void X6::run(Run& run) {
   nn::Dataset data;
   if (!c_.x_csv.empty()) {
     data = read_dataset_csv(c_.x_csv, c_.y_csv, q);
-    run.note("data from " + c_.x_csv + " and " + c_.y_csv + " (" + std::to_string(data.x.cols()) + " samples)");
+    run.note("data from " + c_.x_csv + " and " + c_.y_csv + " (" + std::to_string(data.x.cols()) +
+             " samples)");
   } else {
     nn::Rng data_rng(run.seed(), 1);
     data = nn::p4_gaussian_data(data_rng, c_.samples, q, q);
@@ -211,7 +222,8 @@ void X6::run(Run& run) {
     W0 = nn::gaussian(weight_rng, m, q, 1.0);  // P4 4.2: W ~ N(0, 1)
   }
 
-  // The inputs, as --x/--y/--w0 read them back: a rerun (or another implementation) starts from the same numbers.
+  // The inputs, as --x/--y/--w0 read them back: a rerun (or another implementation) starts from the same
+  // numbers.
   run.write_text("input_x.csv", samples_csv(data.x));
   run.write_text("input_y.csv", samples_csv(data.y));
   run.write_text("initial_W.csv", matrix_stack_csv({W0}));
@@ -230,8 +242,9 @@ void X6::run(Run& run) {
   Progress progress("X6", all_jobs.size(), "depths", total);
   // The reference first, on every thread: it is most of the work (2^14 layers against 2^11 for all the depths
   // together), so run beside the others it would leave the other threads idle for most of the run. Its two
-  // batch halves meet once per GD step (DataParallelStep); op threads for the optimizer's sweeps over its 2^15
-  // weight matrices. Then the other depths side by side, one thread each. Same bits for any thread count.
+  // batch halves meet once per GD step (DataParallelStep); op threads for the optimizer's sweeps over its
+  // 2^15 weight matrices. Then the other depths side by side, one thread each. Same bits for any thread
+  // count.
   {
     struct OpThreads {  // for the reference only, whatever it throws
       int before = kernels::op_threads();
@@ -256,7 +269,8 @@ void X6::run(Run& run) {
   auto distance_to_reference = [&](const Snapshot& s, const Snapshot& r, std::size_t L) {
     double sum = 0;
     for (std::size_t k = 0; k < L; ++k) {
-      const std::size_t rk = std::size_t(std::lower_bound(r.layers.begin(), r.layers.end(), k * N / L) - r.layers.begin());
+      const std::size_t rk =
+          std::size_t(std::lower_bound(r.layers.begin(), r.layers.end(), k * N / L) - r.layers.begin());
       const double* a = &s.z[k * per_layer];
       const double* b = &r.z[rk * per_layer];
       for (std::size_t i = 0; i < per_layer; ++i) sum += (a[i] - b[i]) * (a[i] - b[i]);
@@ -265,7 +279,8 @@ void X6::run(Run& run) {
   };
 
   CsvTable iterations({"depth", "iteration", "loss", "max_increment"});
-  CsvTable per_depth({"depth", "max_increment_D", "D_times_L", "l2_increments", "final_loss", "ms_per_iteration"});
+  CsvTable per_depth(
+      {"depth", "max_increment_D", "D_times_L", "l2_increments", "final_loss", "ms_per_iteration"});
   CsvTable distances({"depth", "iteration", "E"});
   std::vector<double> fit_L, fit_D, fit_l2;
   std::vector<std::vector<double>> E(c_.record_at.size());  // E[t][depth index], depths ascending
@@ -278,9 +293,13 @@ void X6::run(Run& run) {
     const double D = *std::max_element(r.max_increment.begin(), r.max_increment.end());
     const double ms = 1e3 * r.seconds / double(c_.iterations + 1);
     per_depth.add_row({(long long)L, D, D * double(L), r.l2_increments, r.loss.back(), ms});
-    nlohmann::json dj = {{"depth", L}, {"max_increment_D", D}, {"D_times_L", D * double(L)},
-                         {"l2_increments", r.l2_increments}, {"initial_loss", r.loss.front()},
-                         {"final_loss", r.loss.back()}, {"ms_per_iteration", ms}};
+    nlohmann::json dj = {{"depth", L},
+                         {"max_increment_D", D},
+                         {"D_times_L", D * double(L)},
+                         {"l2_increments", r.l2_increments},
+                         {"initial_loss", r.loss.front()},
+                         {"final_loss", r.loss.back()},
+                         {"ms_per_iteration", ms}};
     if (j > 0) {
       nlohmann::json ej = nlohmann::json::object();
       for (std::size_t t = 0; t < c_.record_at.size(); ++t) {
@@ -331,7 +350,8 @@ void X6::run(Run& run) {
     }
     run.summary()["E_monotonicity_violations"] = violations;
     run.summary()["max_over_t_E_ratio_largest_to_16"] = worst_ratio;
-    run.criterion("E_L increases over L >= 16 (count over t, L)", violations, 0, 0, "P4 Thm. 4: convergence in L");
+    run.criterion("E_L increases over L >= 16 (count over t, L)", violations, 0, 0,
+                  "P4 Thm. 4: convergence in L");
     run.criterion("max_t E_" + std::to_string(depths.back()) + " / E_16", worst_ratio, 0, 0.2,
                   "papers.md 7: E_1024 / E_16 <= 0.2");
   }
@@ -339,7 +359,8 @@ void X6::run(Run& run) {
   if (c_.depths.back() != 1024 && depths.size() - first16 >= 2)
     run.note("the E ratio uses the largest depth " + std::to_string(c_.depths.back()) + " (papers.md: 1024)");
   for (std::size_t j = 0; j < all_jobs.size(); ++j)
-    if (all_jobs[j] == 1024) run.summary()["ms_per_iteration_L1024"] = 1e3 * results[j].seconds / double(c_.iterations + 1);
+    if (all_jobs[j] == 1024)
+      run.summary()["ms_per_iteration_L1024"] = 1e3 * results[j].seconds / double(c_.iterations + 1);
 }
 
 }  // namespace

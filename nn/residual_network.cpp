@@ -145,7 +145,9 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
     case ResidualForm::p1: {
       const Var<double> b = c.p1_bias ? tape.param(*b_[k]) : Var<double>{};
       if (c.delta == DeltaMode::none)  // P1 eq. (1) with δ = 1
-        return residual_step(h, ResidualStep<double>{.W = tape.param(*W_[k]), .b = b, .act = c.activation});
+        return residual_step(
+            h, ResidualStep<double>{
+                   .W = tape.param(*W_[k]), .b = b, .act = c.activation, .recompute = c.recompute});
       Var<double> pre = matmul(tape.param(*W_[k]), h);
       if (c.p1_bias) pre = add_bias(pre, b);
       const Var<double> s = activation(pre, c.activation);
@@ -159,8 +161,10 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
       return add(h, scalar_times(tape, delta, s));  // P1 eq. (1): h + δ_k σ(A_k h + b_k)
     }
     case ResidualForm::p2:  // P2: h + L^{-1/2} σ(A_k h)
-      return residual_step(
-          h, ResidualStep<double>{.W = tape.param(*W_[k]), .alpha = 1.0 / std::sqrt(L), .act = c.activation});
+      return residual_step(h, ResidualStep<double>{.W = tape.param(*W_[k]),
+                                                   .alpha = 1.0 / std::sqrt(L),
+                                                   .act = c.activation,
+                                                   .recompute = c.recompute});
     case ResidualForm::p4: {
       // P4 eq. (3): h_{k+1} = h_k + V σ(W h_k / sqrt(q)) / (L sqrt(m)); the authors' code: h + V σ(W h) / L
       const bool paper = !c.p4_authors_scaling;
@@ -169,7 +173,8 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
                                   .V = tape.param(*V_[k]),
                                   .alpha = paper ? 1.0 / (L * std::sqrt(double(c.hidden))) : 1.0 / L,
                                   .gamma = paper ? 1.0 / std::sqrt(double(c.width)) : 1.0,
-                                  .act = c.activation});
+                                  .act = c.activation,
+                                  .recompute = c.recompute});
     }
     case ResidualForm::p5_res1: {  // P5 res-1: h + α_L V σ(h)
       const Var<double> update = matmul(tape.param(*V_[k]), activation(h, c.activation));
@@ -179,7 +184,8 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
       return residual_step(h, ResidualStep<double>{.W = tape.param(*W_[k]),
                                                    .V = tape.param(*V_[k]),
                                                    .alpha = std::pow(L, -c.beta),
-                                                   .act = c.activation});
+                                                   .act = c.activation,
+                                                   .recompute = c.recompute});
   }
   throw std::logic_error("ResidualNetwork::step: unknown form");
 }

@@ -39,6 +39,10 @@ struct ResidualNetworkConfig {
   index_t hidden = 4;      // m: inner width of V σ(W h) (P4, P5 res-3); ignored otherwise
   index_t output_dim = 4;  // d' (== width without output embedding)
   Activation activation = Activation::tanh;
+  // Memory policy of the fused steps (ResidualStep::recompute): backward recomputes each layer's activations
+  // instead of reading them back from the tape. The same numbers; one more GEMM and activation pass per
+  // layer, 2 m B doubles less tape per layer (P4, m = 2 d: four fifths of its tape), less memory traffic.
+  bool recompute = false;
   DeltaMode delta = DeltaMode::none;  // P1 only
   bool p1_bias = true;                // P1: b_k present
   bool p1_depth_scaled_init = false;  // P1 "xavier-depth" (1.1): the init stds divided by L
@@ -97,9 +101,9 @@ class ResidualNetwork : public Module {
   Param* input_A_ = nullptr;
   Param* output_B_ = nullptr;
   std::vector<Var<double>> hidden_;
-  // Constants for the δ broadcast (P1 trainable δ): a width x 1 column of ones, and a 1 x B row of ones per batch
-  // width B seen (the parts of a data-parallel step may differ by a column; std::map keeps each in place while a
-  // tape points at it). The mutex lets two tapes run forward at once.
+  // Constants for the δ broadcast (P1 trainable δ): a width x 1 column of ones, and a 1 x B row of ones per
+  // batch width B seen (the parts of a data-parallel step may differ by a column; std::map keeps each in
+  // place while a tape points at it). The mutex lets two tapes run forward at once.
   Tensor<double> ones_column_;
   std::map<index_t, Tensor<double>> ones_rows_;
   std::mutex mutex_;
