@@ -17,9 +17,9 @@ std::vector<NamedParameter> Module::named_parameters() {
 }
 
 Param& Module::parameter(const std::string& name) {
-  for (std::size_t i = 0; i < names_.size(); ++i)
-    if (names_[i] == name) return storage_[i];
-  throw std::invalid_argument("Module::parameter: no parameter named '" + name + "'");
+  const auto it = index_.find(name);
+  if (it == index_.end()) throw std::invalid_argument("Module::parameter: no parameter named '" + name + "'");
+  return storage_[it->second];
 }
 
 void Module::zero_grad() {
@@ -33,8 +33,8 @@ std::size_t Module::parameter_count() const {
 }
 
 Param& Module::add_parameter(std::string name, Tensor<double> initial, bool trainable) {
-  for (const std::string& existing : names_)
-    if (existing == name) throw std::invalid_argument("Module::add_parameter: duplicate name '" + name + "'");
+  if (index_.count(name)) throw std::invalid_argument("Module::add_parameter: duplicate name '" + name + "'");
+  index_.emplace(name, storage_.size());
   names_.push_back(std::move(name));
   Param& p = storage_.emplace_back(std::move(initial));
   p.requires_grad = trainable;

@@ -2,8 +2,10 @@
 // Module: owns named parameters, PyTorch conventions (parameters(), named_parameters(), zero_grad()).
 // Parameters live in a std::deque so their addresses stay valid as more are added (tapes and optimisers
 // hold pointers to them).
+#include <cstddef>
 #include <deque>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -42,6 +44,8 @@ class Module {
  private:
   std::deque<Param> storage_;
   std::vector<std::string> names_;
+  // name -> position: a deep network has tens of thousands of parameters, and X6 looks each one up by name
+  std::unordered_map<std::string, std::size_t> index_;
 };
 
 }  // namespace tapelab::nn
