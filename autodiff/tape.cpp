@@ -48,9 +48,8 @@ Var<T> Tape<T>::param(Parameter<T>& p) {
   T* grad = p.requires_grad ? p.grad.data() : nullptr;
   std::uint8_t unwritten = 0;
   if (grad != nullptr && grad_redirect_ != nullptr) {
-    const auto it = grad_redirect_->find(grad);
-    if (it != grad_redirect_->end()) {
-      GradRedirect& r = it->second;
+    if (GradRedirect* found = grad_redirect_->find(grad)) {
+      GradRedirect& r = *found;
       grad = r.to;
       if (r.overwrite && r.generation != generation_) {  // p's first slot in this recording
         unwritten = Slot<T>::kGradUnwritten;

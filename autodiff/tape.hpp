@@ -43,6 +43,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "autodiff/arena.hpp"
@@ -126,11 +127,48 @@ class Tape {
     std::uint32_t generation = 0, slot = 0;
     bool recorded(const Tape& tape) const { return generation == tape.generation_; }
   };
-  // From now on (across clear()), param(p) for a p whose p.grad.data() is a key of `to` sends p's gradient to
-  // the mapped buffer. How a data-parallel step (nn/data_parallel.hpp) gives the tape of each part of the
-  // batch its own gradient buffers over the same parameter values, and drops the zeroing sweeps. The map (one
-  // per tape) must outlive its use; it is looked up once per param() call; nullptr ends the redirection.
-  void redirect_param_grads(std::unordered_map<const T*, GradRedirect>* to) { grad_redirect_ = to; }
+  // Redirections keyed by p.grad.data(). Looked up at every param() call: a deep network's forward pass makes
+  // thousands, so the lookup first tries the entry after the last one found (parameters added in the order
+  // the forward pass uses them are then found without hashing: measured 3% of an X6 step for a hash lookup).
+  class GradRedirects {
+   public:
+    // Adds (or replaces) the redirection of the parameter whose gradient lives at `key`; returns its index.
+    std::size_t add(const T* key, GradRedirect r) {
+      const auto [it, added] = index_.try_emplace(key, entries_.size());
+      if (added)
+        entries_.push_back({key, r});
+      else
+        entries_[it->second].second = r;
+      return it->second;
+    }
+    GradRedirect* find(const T* key) {
+      std::size_t i = next_ < entries_.size() && entries_[next_].first == key ? next_ : entries_.size();
+      if (i == entries_.size()) {
+        const auto it = index_.find(key);
+        if (it == index_.end()) return nullptr;
+        i = it->second;
+      }
+      next_ = i + 1;
+      return &entries_[i].second;
+    }
+    GradRedirect& operator[](std::size_t i) { return entries_[i].second; }
+    std::size_t size() const { return entries_.size(); }
+    void clear() {
+      entries_.clear();
+      index_.clear();
+      next_ = 0;
+    }
+
+   private:
+    std::vector<std::pair<const T*, GradRedirect>> entries_;  // in the order added
+    std::unordered_map<const T*, std::size_t> index_;
+    std::size_t next_ = 0;
+  };
+  // From now on (across clear()), param(p) for a p in `to` sends p's gradient to its buffer. How a
+  // data-parallel step (nn/data_parallel.hpp) gives the tape of each part of the batch its own gradient
+  // buffers over the same parameter values, and drops the zeroing sweeps. `to` (one per tape) must outlive
+  // its use; nullptr ends the redirection.
+  void redirect_param_grads(GradRedirects* to) { grad_redirect_ = to; }
 
   // ---- backward -----------------------------------------------------------------------------------------
   // Gradients of the 1x1 `loss` with respect to everything recorded before it.
@@ -323,7 +361,7 @@ class Tape {
   std::size_t ops_run_ = 0;
   bool backward_done_ = false;
   bool anomaly_detection_ = false;
-  std::unordered_map<const T*, GradRedirect>* grad_redirect_ = nullptr;
+  GradRedirects* grad_redirect_ = nullptr;
   std::vector<std::uint32_t> unwritten_slots_;  // this recording's kGradUnwritten parameter slots
 };
 

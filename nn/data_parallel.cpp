@@ -21,12 +21,9 @@ DataParallelStep::DataParallelStep(Module& module) : module_(module), params_(mo
 
 void DataParallelStep::map_part1_grads() {
   to_part1_.clear();
-  part1_entries_.clear();
   grad_keys_.clear();
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    Redirect& r = to_part1_[params_[i]->grad.data()];
-    r = Redirect{part1_grads_[i].data(), /*overwrite=*/true};
-    part1_entries_.push_back(&r);
+    to_part1_.add(params_[i]->grad.data(), Redirect{part1_grads_[i].data(), /*overwrite=*/true});
     grad_keys_.push_back(params_[i]->grad.data());
   }
 }
@@ -38,15 +35,13 @@ void DataParallelStep::map_part0_grads(Optimizer& optimizer) {
   bool same = optimizer_params_.size() == part0_entries_.size();
   for (std::size_t i = 0; same && i < optimizer_params_.size(); ++i)
     same = optimizer_params_[i] == part0_entries_[i].first &&
-           part0_entries_[i].second->to == optimizer_params_[i]->grad.data();
+           to_part0_[part0_entries_[i].second].to == optimizer_params_[i]->grad.data();
   if (same) return;
   to_part0_.clear();
   part0_entries_.clear();
-  for (Param* p : optimizer_params_) {
-    Redirect& r = to_part0_[p->grad.data()];
-    r = Redirect{p->grad.data(), /*overwrite=*/true};
-    part0_entries_.emplace_back(p, &r);
-  }
+  for (Param* p : optimizer_params_)
+    part0_entries_.emplace_back(p,
+                                to_part0_.add(p->grad.data(), Redirect{p->grad.data(), /*overwrite=*/true}));
 }
 
 double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t batch,
@@ -81,8 +76,8 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
   }
   // The optimizer's parameters that part 0's recording never saw (unused, or not requiring grad) were not
   // overwritten: zeroed here, as optimizer.zero_grad() would have.
-  for (auto& [p, r] : part0_entries_)
-    if (!r->recorded(tapes_[0])) p->zero_grad();
+  for (const auto& [p, entry] : part0_entries_)
+    if (!to_part0_[entry].recorded(tapes_[0])) p->zero_grad();
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
 
@@ -110,7 +105,7 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
       }
       Param& q = *params_[i];
       // Part 1's buffer holds this step's gradient if its recording saw q (else it may hold an older one).
-      if (part1_used && q.requires_grad && part1_entries_[i]->recorded(tapes_[1])) {
+      if (part1_used && q.requires_grad && to_part1_[i].recorded(tapes_[1])) {
         const Tensor<double>& g1 = part1_grads_[i];
         kernels::axpy(q.rows(), q.cols(), 1.0, g1.data(), g1.ld(), q.grad.data(), q.grad.ld());
       }

@@ -58,15 +58,13 @@ class DataParallelStep {
   Module& module_;
   std::vector<Param*> params_;
   std::vector<Tensor<double>> part1_grads_;  // one per parameter, in params_ order
-  // Part 1: Parameter::grad -> its part-1 buffer, for every parameter of the module; the entries in params_
-  // order.
-  std::unordered_map<const double*, Redirect> to_part1_;
-  std::vector<Redirect*> part1_entries_;
+  // Part 1: Parameter::grad -> its part-1 buffer, for every parameter of the module, in params_ order.
+  Tape<double>::GradRedirects to_part1_;
   std::vector<const double*> grad_keys_;  // the keys, in params_ order
   // Part 0: Parameter::grad -> itself, overwritten, for the parameters that optimizer.zero_grad() would zero
-  // (the last optimizer's, in its order); other parameters keep accumulating, as they would have.
-  std::unordered_map<const double*, Redirect> to_part0_;
-  std::vector<std::pair<Param*, Redirect*>> part0_entries_;
+  // (the last optimizer's; other parameters keep accumulating, as they would have); each with its entry.
+  Tape<double>::GradRedirects to_part0_;
+  std::vector<std::pair<Param*, std::size_t>> part0_entries_;
   std::vector<Param*> optimizer_params_;  // scratch: this step's optimizer parameters
   void map_part1_grads();
   void map_part0_grads(Optimizer& optimizer);

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <limits>
-#include <unordered_map>
 #include <vector>
 
 #include "autodiff/autodiff.hpp"
@@ -268,7 +267,8 @@ Tensor<double> plain_gradient(bool twice) {
 TEST(Parameters, RedirectedGradientsAccumulateIntoTheMappedBuffer) {
   SharedWeight s;
   Tensor<double> buffer{{100, 200}, {300, 400}};
-  std::unordered_map<const double*, Tape<double>::GradRedirect> to{{s.W.grad.data(), {buffer.data()}}};
+  Tape<double>::GradRedirects to;
+  to.add(s.W.grad.data(), {buffer.data()});
   Tape<double> tape;
   tape.redirect_param_grads(&to);
   tape.backward(s.loss(tape, true));
@@ -276,7 +276,7 @@ TEST(Parameters, RedirectedGradientsAccumulateIntoTheMappedBuffer) {
   EXPECT_DOUBLE_EQ(buffer(0, 0), 100 + want(0, 0));
   EXPECT_DOUBLE_EQ(buffer(1, 1), 400 + want(1, 1));
   EXPECT_DOUBLE_EQ(s.W.grad(0, 0), 0.0);  // Parameter::grad itself untouched
-  EXPECT_TRUE(to.at(s.W.grad.data()).recorded(tape));
+  EXPECT_TRUE(to[0].recorded(tape));
 }
 
 TEST(Parameters, OverwrittenGradientBuffersNeedNoZeroing) {
@@ -289,10 +289,10 @@ TEST(Parameters, OverwrittenGradientBuffersNeedNoZeroing) {
     for (bool anomaly : {false, true}) {
       SharedWeight s;
       Tensor<double> gW(2, 2), gU(1, 2), gA(1, 2);
-      std::unordered_map<const double*, Tape<double>::GradRedirect> to{
-          {s.W.grad.data(), {gW.data(), true}},
-          {s.unused.grad.data(), {gU.data(), true}},
-          {s.absent.grad.data(), {gA.data(), true}}};
+      Tape<double>::GradRedirects to;  // not in the order of use: found by hashing, not by the hint
+      const std::size_t absent = to.add(s.absent.grad.data(), {gA.data(), true});
+      const std::size_t unused = to.add(s.unused.grad.data(), {gU.data(), true});
+      to.add(s.W.grad.data(), {gW.data(), true});
       Tape<double> tape;
       tape.set_anomaly_detection(anomaly);
       tape.redirect_param_grads(&to);
@@ -308,8 +308,8 @@ TEST(Parameters, OverwrittenGradientBuffersNeedNoZeroing) {
         EXPECT_EQ(gU(0, 0), 0.0);
         EXPECT_EQ(gU(0, 1), 0.0);
         EXPECT_TRUE(std::isnan(gA(0, 0)));
-        EXPECT_TRUE(to.at(s.unused.grad.data()).recorded(tape));
-        EXPECT_FALSE(to.at(s.absent.grad.data()).recorded(tape));
+        EXPECT_TRUE(to[unused].recorded(tape));
+        EXPECT_FALSE(to[absent].recorded(tape));
       }
     }
 }
