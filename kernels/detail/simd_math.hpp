@@ -41,22 +41,19 @@ template <class B>
 B fma_exact(const B& x, const B& y, const B& z) {
   using T = typename B::value_type;
   if constexpr (std::is_same_v<typename B::arch_type, xsimd::avx512f>) {
-    if constexpr (std::is_same_v<T, double>)
-      return B(_mm512_fmadd_pd(x, y, z));
-    else
-      return B(_mm512_fmadd_ps(x, y, z));
+    if constexpr (std::is_same_v<T, double>) return B(_mm512_fmadd_pd(x, y, z));
+    else return B(_mm512_fmadd_ps(x, y, z));
   } else {
     return xsimd::fma(x, y, z);
   }
 }
 
 // exp(y) for y <= 0 (or NaN), the only exponentials the activations here take: results in [0, 1], so no
-// overflow path. Written out instead of xsimd::exp because xsimd 8.1's double version converts k =
-// round(y/ln2) to a 64-bit integer, which without AVX512DQ (we compile -mavx512f only) is done lane by lane
-// with scalar vcvttsd2si: 8 scalar conversions per batch made exp the slowest part of every double
-// activation. Here k never leaves floating point: adding the shifter 1.5 * 2^52 rounds y/ln2 to an integer
-// held in the low mantissa bits, and shifting those bits into the exponent field builds 2^k with integer SIMD
-// ops.
+// overflow path. Written out instead of xsimd::exp because xsimd 8.1's double version converts k = round(y/ln2)
+// to a 64-bit integer, which without AVX512DQ (we compile -mavx512f only) is done lane by lane with scalar
+// vcvttsd2si: 8 scalar conversions per batch made exp the slowest part of every double activation. Here k
+// never leaves floating point: adding the shifter 1.5 * 2^52 rounds y/ln2 to an integer held in the low
+// mantissa bits, and shifting those bits into the exponent field builds 2^k with integer SIMD ops.
 //   y = k ln2 + r, |r| <= ln2/2 (Cody-Waite with a two-part ln2), exp(r) by a minimax polynomial (degree 11
 //   in double, error 3e-18; degree 6 in float, 2e-9; scripts/fit_activation_math.py), times 2^k.
 // Measured against long double over [-708, 0]: within 0.93 ulp. Results below the smallest normal are flushed
@@ -67,8 +64,7 @@ template <>
 struct ExpNonpositive<double> {
   static constexpr double kShifter = 0x1.8p52, kLimit = -708.3964185322641;  // ln(smallest normal)
   // fdlibm's split of ln2: kLn2Hi has 32 significant bits, so k kLn2Hi is exact even without an FMA (SSE2).
-  static constexpr double kInvLn2 = 0x1.71547652b82fep0, kLn2Hi = 0x1.62e42feep-1,
-                          kLn2Lo = 0x1.a39ef35793c76p-33;
+  static constexpr double kInvLn2 = 0x1.71547652b82fep0, kLn2Hi = 0x1.62e42feep-1, kLn2Lo = 0x1.a39ef35793c76p-33;
   static constexpr int kMantissaBits = 52, kBias = 1023;
   static constexpr double c[] = {1.0,
                                  1.0,
@@ -88,9 +84,8 @@ struct ExpNonpositive<float> {
   static constexpr float kShifter = 0x1.8p23f, kLimit = -87.33654475f;
   static constexpr float kInvLn2 = 0x1.715476p0f, kLn2Hi = 0x1.62e4p-1f, kLn2Lo = 0x1.7f7d1cp-20f;  // 16 bits
   static constexpr int kMantissaBits = 23, kBias = 127;
-  static constexpr float c[] = {
-      1.0f,          1.00000003794f, 0.50000000474f, 0.166664145072f, 0.0416663516384f, 0.00837521020087f,
-      0.00139412131f};
+  static constexpr float c[] = {1.0f,          1.00000003794f, 0.50000000474f, 0.166664145072f,
+                                0.0416663516384f, 0.00837521020087f, 0.00139412131f};
 };
 
 // c[0] + c[1] x + ... + c[N-1] x^{N-1} by Horner's rule with FMAs.
@@ -115,8 +110,8 @@ B horner_even_odd(const B& x, const T (&c)[N]) {
   return xsimd::fma(odd, x, even);
 }
 
-// exp(y + y_lo) for a y given as an unevaluated sum (|y_lo| tiny against y): y_lo joins the reduced argument
-// r, where it is not rounded away. The select at the end looks at y alone.
+// exp(y + y_lo) for a y given as an unevaluated sum (|y_lo| tiny against y): y_lo joins the reduced argument r,
+// where it is not rounded away. The select at the end looks at y alone.
 template <class B>
 B exp_nonpositive(const B& y, const B& y_lo) {
   using T = typename B::value_type;
@@ -126,8 +121,8 @@ B exp_nonpositive(const B& y, const B& y_lo) {
   const B kd = xsimd::fma(y, B(E::kInvLn2), B(E::kShifter));  // k + shifter, exactly (|k| < 2^22)
   const B k = kd - B(E::kShifter);
   const B r = xsimd::fma(k, B(-E::kLn2Hi), y) + xsimd::fma(k, B(-E::kLn2Lo), y_lo);
-  // k in the low mantissa bits of kd: shifted into the exponent field and biased, they are 2^k (k >= -bias +
-  // 1 wherever y >= kLimit; below, the select discards the value).
+  // k in the low mantissa bits of kd: shifted into the exponent field and biased, they are 2^k (k >= -bias + 1
+  // wherever y >= kLimit; below, the select discards the value).
   const I bits = (xsimd::bitwise_cast<I>(kd) << E::kMantissaBits) + I(IT(E::kBias) << E::kMantissaBits);
   const B e = horner_even_odd(r, E::c) * xsimd::bitwise_cast<B>(bits);
   return xsimd::select(y < B(E::kLimit), B(T(0)), e);  // false for NaN: NaN stays NaN
@@ -148,11 +143,11 @@ B exp_nonpositive(const B& y) {
 }
 
 // The scaled complementary error function erfcx(s) = e^{s²} erfc(s) on s in [0, kMax], as one rational
-// function P(s)/Q(s) fitted for minimal relative error (scripts/fit_activation_math.py): degrees 9/10 in
-// double (fit error 5e-17), 4/5 in float (5e-9). All coefficients are positive, so neither sum cancels for s
-// >= 0. Past kMax, e^{-s²} is below the smallest normal and erfc(s) = e^{-s²} erfcx(s) is 0 whatever erfcx
-// is; the caller clamps s to kMax so that P/Q never sees inf/inf. P is stored halved: P/Q = erfcx / 2, the
-// factor of Φ(-s√2) = erfc(s)/2, at no extra rounding.
+// function P(s)/Q(s) fitted for minimal relative error (scripts/fit_activation_math.py): degrees 9/10 in double
+// (fit error 5e-17), 4/5 in float (5e-9). All coefficients are positive, so neither sum cancels for s >= 0.
+// Past kMax, e^{-s²} is below the smallest normal and erfc(s) = e^{-s²} erfcx(s) is 0 whatever erfcx is; the
+// caller clamps s to kMax so that P/Q never sees inf/inf. P is stored halved: P/Q = erfcx / 2, the factor of
+// Φ(-s√2) = erfc(s)/2, at no extra rounding.
 template <class T>
 struct HalfErfcx;
 template <>
@@ -183,15 +178,10 @@ struct HalfErfcx<double> {
 template <>
 struct HalfErfcx<float> {
   static constexpr float kMax = 9.5f;
-  static constexpr float p[] = {0.5f * 1.000000004962528f, 0.5f * 1.2334877221499065f,
-                                0.5f * 0.7264635592016879f, 0.5f * 0.22677419953370034f,
-                                0.5f * 0.032285348437391295f};
-  static constexpr float q[] = {1.0f,
-                                2.361867404919685f,
-                                2.391537070660504f,
-                                1.3157743678533813f,
-                                0.4019757323619289f,
-                                0.05722350136693589f};
+  static constexpr float p[] = {0.5f * 1.000000004962528f, 0.5f * 1.2334877221499065f, 0.5f * 0.7264635592016879f,
+                                0.5f * 0.22677419953370034f, 0.5f * 0.032285348437391295f};
+  static constexpr float q[] = {1.0f, 2.361867404919685f, 2.391537070660504f, 1.3157743678533813f,
+                                0.4019757323619289f, 0.05722350136693589f};
 };
 
 // Standard normal cdf Φ(x) and density φ(x) = e^{-x²/2}/√(2π), as gelu_erf needs both, from one exponential:
@@ -199,18 +189,17 @@ struct HalfErfcx<float> {
 //   lo is 0) and lo carried into exp's reduced argument, so that e keeps its relative accuracy in the tails
 //   where x²/2 is large;
 //   Φ(-|x|) = erfc(|x|/√2)/2 = e erfcx(|x|/√2)/2, and Φ(|x|) = 1 - Φ(-|x|).
-// One formula over the whole line, no branches: the only cancellation is in 1 - Φ(-|x|) for x > 0, which
-// costs nothing in absolute terms (Φ is within 1 of 1 there). Measured against long double erfc: Φ within 1
-// eps absolute everywhere; for x < 0 within ~5 ulp relative for |x| < 2 and ~10 ulp out to x = -37 (rounding
-// in the Horner sums), so the lower tail is accurate in relative terms too, down to the smallest normal. NaN
-// in, NaN out; x = ±inf gives Φ = 1 or 0 and φ = 0.
+// One formula over the whole line, no branches: the only cancellation is in 1 - Φ(-|x|) for x > 0, which costs
+// nothing in absolute terms (Φ is within 1 of 1 there). Measured against long double erfc: Φ within 1 eps
+// absolute everywhere; for x < 0 within ~5 ulp relative for |x| < 2 and ~10 ulp out to x = -37 (rounding in
+// the Horner sums), so the lower tail is accurate in relative terms too, down to the smallest normal. NaN in,
+// NaN out; x = ±inf gives Φ = 1 or 0 and φ = 0.
 template <class B>
 void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
   using T = typename B::value_type;
   using R = HalfErfcx<T>;
   const B hi = x * x;
-  const B lo =
-      fma_exact(x, x, -hi);  // x² - hi exactly (NaN when x² overflows: then -hi/2 is below the limit)
+  const B lo = fma_exact(x, x, -hi);  // x² - hi exactly (NaN when x² overflows: then -hi/2 is below the limit)
   const B e = exp_nonpositive(B(T(-0.5)) * hi, B(T(-0.5)) * lo);
   pdf = e * B(scalar::kInvSqrt2Pi<T>);
   const B s = xsimd::min(xsimd::abs(x) * B(scalar::kInvSqrt2<T>), B(R::kMax));
@@ -220,3 +209,4 @@ void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
 
 }  // namespace
 }  // namespace tapelab::kernels::detail
+
