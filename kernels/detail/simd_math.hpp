@@ -96,20 +96,6 @@ B horner(const B& x, const T (&c)[N]) {
   return r;
 }
 
-// The same polynomial evaluated as two Horner chains in x², P(x) = E(x²) + x O(x²): half as many dependent
-// FMAs in a row for one more multiply, so that more of the work of neighbouring vectors overlaps in the
-// pipelines (measured: gelu_erf forward 8% faster than with one chain).
-template <class B, class T, std::size_t N>
-B horner_even_odd(const B& x, const T (&c)[N]) {
-  static_assert(N >= 2);
-  const B x2 = x * x;
-  constexpr std::size_t last_even = (N - 1) / 2 * 2, last_odd = (N - 2) / 2 * 2 + 1;
-  B even(c[last_even]), odd(c[last_odd]);
-  for (std::size_t i = last_even; i >= 2; i -= 2) even = xsimd::fma(even, x2, B(c[i - 2]));
-  for (std::size_t i = last_odd; i >= 3; i -= 2) odd = xsimd::fma(odd, x2, B(c[i - 2]));
-  return xsimd::fma(odd, x, even);
-}
-
 // exp(y + y_lo) for a y given as an unevaluated sum (|y_lo| tiny against y): y_lo joins the reduced argument r,
 // where it is not rounded away. The select at the end looks at y alone.
 template <class B>
@@ -124,7 +110,7 @@ B exp_nonpositive(const B& y, const B& y_lo) {
   // k in the low mantissa bits of kd: shifted into the exponent field and biased, they are 2^k (k >= -bias + 1
   // wherever y >= kLimit; below, the select discards the value).
   const I bits = (xsimd::bitwise_cast<I>(kd) << E::kMantissaBits) + I(IT(E::kBias) << E::kMantissaBits);
-  const B e = horner_even_odd(r, E::c) * xsimd::bitwise_cast<B>(bits);
+  const B e = horner(r, E::c) * xsimd::bitwise_cast<B>(bits);
   return xsimd::select(y < B(E::kLimit), B(T(0)), e);  // false for NaN: NaN stays NaN
 }
 
@@ -203,7 +189,7 @@ void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
   const B e = exp_nonpositive(B(T(-0.5)) * hi, B(T(-0.5)) * lo);
   pdf = e * B(scalar::kInvSqrt2Pi<T>);
   const B s = xsimd::min(xsimd::abs(x) * B(scalar::kInvSqrt2<T>), B(R::kMax));
-  const B lower = e * (horner_even_odd(s, R::p) / horner_even_odd(s, R::q));  // Φ(-|x|)
+  const B lower = e * (horner(s, R::p) / horner(s, R::q));  // Φ(-|x|)
   cdf = xsimd::select(x > B(T(0)), B(T(1)) - lower, lower);  // NaN: x > 0 is false, lower is NaN
 }
 
