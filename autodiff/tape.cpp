@@ -113,18 +113,14 @@ template <class T>
 void Tape<T>::add_output_grad(std::uint32_t i, const Node<T>& n, bool last_use) {
   Slot<T>& s = slots_[i];
   Slot<T>& o = slots_[n.out];
-  if (s.grad != nullptr && take_unwritten(s)) {
-    kernels::copy(s.rows, s.cols, o.grad, o.cols, s.grad, s.cols);
-  } else if (s.grad != nullptr) {
-    kernels::axpy(s.rows, s.cols, T(1), o.grad, o.cols, s.grad, s.cols);
-  } else if (last_use && !(o.flags & Slot<T>::kRetainGrad) && s.rows == o.rows && s.cols == o.cols) {
+  if (s.grad == nullptr && last_use && !(o.flags & Slot<T>::kRetainGrad) && s.rows == o.rows &&
+      s.cols == o.cols) {
     s.grad = o.grad;  // hand the buffer on: the output's gradient is dead after this node
     o.grad = nullptr;
     o.flags |= Slot<T>::kGradReleased;
-  } else {
-    s.grad = allocate_grad(std::size_t(s.rows * s.cols));
-    kernels::copy(s.rows, s.cols, o.grad, o.cols, s.grad, s.cols);
+    return;
   }
+  add_scaled(i, T(1), o.grad, o.cols);
 }
 
 // ---- backward
@@ -158,16 +154,8 @@ void Tape<T>::backward(const Var<T>& out, TensorView<const T> seed) {
         "that requires grad, or it was computed under a NoGradGuard");
   backward_done_ = true;
 
-  // Seed: d out / d out = seed.
-  // A parameter (or a leaf variable) used directly as the output already has its buffer.
-  if (s.grad != nullptr && take_unwritten(s)) {
-    kernels::copy(s.rows, s.cols, seed.data, seed.ld, s.grad, s.cols);
-  } else if (s.grad != nullptr) {
-    kernels::axpy(s.rows, s.cols, T(1), seed.data, seed.ld, s.grad, s.cols);
-  } else {
-    s.grad = allocate_grad(std::size_t(s.rows * s.cols));
-    kernels::copy(s.rows, s.cols, seed.data, seed.ld, s.grad, s.cols);
-  }
+  // Seed: d out / d out = seed (added to the buffer of a parameter used directly as the output).
+  add_scaled(out.slot_, T(1), seed.data, seed.ld);
 
   // The recording order is a topological order, so one reverse sweep sees every node after all its consumers.
   for (std::size_t k = nodes_.size(); k-- > 0;) {

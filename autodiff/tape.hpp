@@ -72,7 +72,7 @@ struct Slot {
   enum Flags : std::uint8_t {
     kRequiresGrad = 1,   // a gradient flows to this slot
     kRetainGrad = 2,     // keep the gradient after the producing node ran backward
-    kParameter = 4,      // grad points at Parameter::grad (always accumulated into)
+    kParameter = 4,      // grad points at Parameter::grad, or where redirect_param_grads sends it
     kLeaf = 8,           // constant, variable or parameter: no producing node
     kGradReleased = 16,  // the gradient existed but was recycled (not retained)
     kGradUnwritten = 32  // grad points at a buffer that holds nothing yet: the first write overwrites it
@@ -152,7 +152,6 @@ class Tape {
       return &entries_[i].second;
     }
     GradRedirect& operator[](std::size_t i) { return entries_[i].second; }
-    std::size_t size() const { return entries_.size(); }
     void clear() {
       entries_.clear();
       index_.clear();

@@ -89,33 +89,21 @@ double DataParallelStep::step(long long iteration, Optimizer& optimizer, index_t
       });
 
   // One sweep over the parameters, in halves (on two threads when op threads are on), each parameter while it
-  // is in L1: part 1's gradient added to part 0's, and the check of every value and gradient that finish_step
-  // would otherwise make in a sweep of its own. Elementwise, so the same bits however the parameters are
-  // shared out.
+  // is in L1: part 1's gradient added to part 0's, then check_finite's checks of its value and gradient
+  // (finish_step is told what they found instead of sweeping again). Elementwise, so the same bits however
+  // the parameters are shared out.
   const bool part1_used = parts == 2;
-  bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
-  detail::for_halves(params_.size(), [&](std::size_t begin, std::size_t end) {
-    bool values_ok = true, gradients_ok = true;
-    for (std::size_t i = begin; i < end; ++i) {
-      if (i + detail::kPrefetchAhead < end) {
-        const std::size_t ahead = i + detail::kPrefetchAhead;
-        detail::prefetch(params_[ahead]->value);
-        detail::prefetch(params_[ahead]->grad, /*for_write=*/part1_used);
-        if (part1_used) detail::prefetch(part1_grads_[ahead]);
-      }
-      Param& q = *params_[i];
-      // Part 1's buffer holds this step's gradient if its recording saw q (else it may hold an older one).
-      if (part1_used && q.requires_grad && to_part1_[i].recorded(tapes_[1])) {
-        const Tensor<double>& g1 = part1_grads_[i];
-        kernels::axpy(q.rows(), q.cols(), 1.0, g1.data(), g1.ld(), q.grad.data(), q.grad.ld());
-      }
-      values_ok = values_ok && detail::all_finite(q.value);
-      gradients_ok = gradients_ok && detail::all_finite(q.grad);
+  const FiniteScan found = detail::scan_finite(params_, true, true, [&](std::size_t i) {
+    if (!part1_used) return;
+    if (i + detail::kPrefetchAhead < params_.size())
+      detail::prefetch(part1_grads_[i + detail::kPrefetchAhead]);
+    Param& q = *params_[i];
+    // Part 1's buffer holds this step's gradient if its recording saw q (else it may hold an older one).
+    if (q.requires_grad && to_part1_[i].recorded(tapes_[1])) {
+      const Tensor<double>& g1 = part1_grads_[i];
+      kernels::axpy(q.rows(), q.cols(), 1.0, g1.data(), g1.ld(), q.grad.data(), q.grad.ld());
     }
-    bad_values[begin == 0 ? 0 : 1] = !values_ok;
-    bad_gradients[begin == 0 ? 0 : 1] = !gradients_ok;
   });
-  const FiniteScan found{!(bad_values[0] || bad_values[1]), !(bad_gradients[0] || bad_gradients[1])};
   return finish_step(iteration, loss, module_, optimizer, found);
 }
 

@@ -6,6 +6,7 @@
 
 #include "kernels/target.hpp"
 #include "nn/module.hpp"
+#include "nn/train.hpp"
 
 namespace tapelab::nn::detail {
 
@@ -55,6 +56,30 @@ void for_halves(std::size_t n, const Part& part) {
   } else {
     part(std::size_t(0), n);
   }
+}
+
+// check_finite's sweep: are all values (if `values`) and all gradients (if `gradients`) of `params` finite?
+// visit(i) runs on each parameter just before its checks, while the sweep has its lines coming in: a step
+// that sweeps the parameters anyway (nn::DataParallelStep's sum of its parts) makes the checks in the same
+// sweep.
+template <class Visit>
+FiniteScan scan_finite(const std::vector<Param*>& params, bool values, bool gradients, const Visit& visit) {
+  bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
+  for_halves(params.size(), [&](std::size_t begin, std::size_t end) {
+    bool v = true, g = true;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + kPrefetchAhead < end) {
+        if (values) prefetch(params[i + kPrefetchAhead]->value);
+        if (gradients) prefetch(params[i + kPrefetchAhead]->grad);
+      }
+      visit(i);
+      if (values) v = v && all_finite(params[i]->value);
+      if (gradients) g = g && all_finite(params[i]->grad);
+    }
+    bad_values[begin == 0 ? 0 : 1] = !v;
+    bad_gradients[begin == 0 ? 0 : 1] = !g;
+  });
+  return {!(bad_values[0] || bad_values[1]), !(bad_gradients[0] || bad_gradients[1])};
 }
 
 }  // namespace tapelab::nn::detail

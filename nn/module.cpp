@@ -33,8 +33,8 @@ std::size_t Module::parameter_count() const {
 }
 
 Param& Module::add_parameter(std::string name, Tensor<double> initial, bool trainable) {
-  if (index_.count(name)) throw std::invalid_argument("Module::add_parameter: duplicate name '" + name + "'");
-  index_.emplace(name, storage_.size());
+  if (!index_.try_emplace(name, storage_.size()).second)
+    throw std::invalid_argument("Module::add_parameter: duplicate name '" + name + "'");
   names_.push_back(std::move(name));
   Param& p = storage_.emplace_back(std::move(initial));
   p.requires_grad = trainable;

@@ -24,21 +24,7 @@ std::string first_non_finite(const Tensor<double>& t, double& value) {
 
 // Are all values (if `values`) and all gradients (if `gradients`) of the parameters finite? One sweep.
 FiniteScan scan(const std::vector<Param*>& params, bool values, bool gradients) {
-  bool bad_values[2] = {false, false}, bad_gradients[2] = {false, false};  // per half
-  detail::for_halves(params.size(), [&](std::size_t begin, std::size_t end) {
-    bool v = true, g = true;
-    for (std::size_t i = begin; i < end; ++i) {
-      if (i + detail::kPrefetchAhead < end) {
-        if (values) detail::prefetch(params[i + detail::kPrefetchAhead]->value);
-        if (gradients) detail::prefetch(params[i + detail::kPrefetchAhead]->grad);
-      }
-      if (values) v = v && detail::all_finite(params[i]->value);
-      if (gradients) g = g && detail::all_finite(params[i]->grad);
-    }
-    bad_values[begin == 0 ? 0 : 1] = !v;
-    bad_gradients[begin == 0 ? 0 : 1] = !g;
-  });
-  return {!(bad_values[0] || bad_values[1]), !(bad_gradients[0] || bad_gradients[1])};
+  return detail::scan_finite(params, values, gradients, [](std::size_t) {});
 }
 
 // Throws NonFiniteError naming the first parameter (registration order) whose value (or gradient) is not
