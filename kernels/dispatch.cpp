@@ -126,6 +126,13 @@ void activation_forward_with_derivative(Activation a, index_t r, index_t c, cons
   table<T>().activation_forward_with_derivative(a, r, c, x, ldx, y, ldy, d, ldd);
 }
 template <class T>
+void activation_forward_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy,
+                                 index_t lddy, T* y, index_t ldy, T* dx, index_t lddx) {
+  assert(shape_ok(r, c, ldx) && shape_ok(r, c, lddy) && shape_ok(r, c, ldy) && shape_ok(r, c, lddx));
+  TAPELAB_EW_CHECK(r, c);
+  table<T>().activation_forward_backward(a, r, c, x, ldx, dy, lddy, y, ldy, dx, lddx);
+}
+template <class T>
 void activation_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy, index_t lddy,
                          T beta, T* dx, index_t lddx) {
   assert(shape_ok(r, c, ldx) && shape_ok(r, c, lddy) && shape_ok(r, c, lddx));
@@ -191,6 +198,8 @@ void random_uniform(std::uint64_t key, std::uint64_t stream, std::uint64_t first
   template void activation_derivative<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t);          \
   template void activation_forward_with_derivative<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t, \
                                                       T*, index_t);                                              \
+  template void activation_forward_backward<T>(Activation, index_t, index_t, const T*, index_t, const T*, index_t, \
+                                               T*, index_t, T*, index_t);                                            \
   template void activation_backward<T>(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, \
                                        index_t);                                                                 \
   template void activation_backward_from_output<T>(Activation, index_t, index_t, const T*, index_t, const T*,      \

@@ -112,6 +112,16 @@ void activation_forward_with_derivative(Activation a, index_t r, index_t c, cons
     }
 }
 template <class T>
+void activation_forward_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy,
+                                 index_t lddy, T* y, index_t ldy, T* dx, index_t lddx) {
+  for (index_t i = 0; i < r; ++i)
+    for (index_t j = 0; j < c; ++j) {
+      const T v = x[i * ldx + j], g = dy[i * lddy + j];  // read before the writes: y may be x, dx may be dy
+      y[i * ldy + j] = scalar::activate(a, v);
+      dx[i * lddx + j] = g * scalar::derivative(a, v);
+    }
+}
+template <class T>
 void activation_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy, index_t lddy,
                          T beta, T* dx, index_t lddx) {
   for (index_t i = 0; i < r; ++i)

@@ -74,17 +74,23 @@ struct PartBuffers {
 // are asked for, for writing, one slice at a time between slices of the activation pass, so that they arrive
 // while the pass computes rather than stall the GEMM's stores (measured: 0.9 us per P4 layer at L = 1024; 8
 // slices beat 1, 4 and 16).
+// Z = gamma W h + b (m x n, dense, into z).
 template <class T>
-void forward_pre_activation(const Slot<T>& W, const T* h, index_t ldh, index_t n, const T* bias,
-                            kernels::Activation act, T gamma, T* z, T* d, T* a, const T* y = nullptr,
-                            index_t rows_y = 0, index_t ldy = 0) {
+void pre_activation(const Slot<T>& W, const T* h, index_t ldh, index_t n, const T* bias, T gamma, T* z) {
   kernels::GemmEpilogue<T> ep;
   if (bias != nullptr) {
     ep.bias = bias;
     ep.bias_mode = kernels::Bias::per_row;
   }
+  kernels::gemm(Trans::N, Trans::N, W.rows, n, W.cols, gamma, W.value, W.ld, h, ldh, T(0), z, n, &ep);
+}
+
+template <class T>
+void forward_pre_activation(const Slot<T>& W, const T* h, index_t ldh, index_t n, const T* bias,
+                            kernels::Activation act, T gamma, T* z, T* d, T* a, const T* y = nullptr,
+                            index_t rows_y = 0, index_t ldy = 0) {
   const index_t m = W.rows;
-  kernels::gemm(Trans::N, Trans::N, m, n, W.cols, gamma, W.value, W.ld, h, ldh, T(0), z, n, &ep);
+  pre_activation(W, h, ldh, n, bias, gamma, z);
   const int slices = y == nullptr ? 1 : int(std::min<index_t>(8, m));
   for (int c = 0; c < slices; ++c) {
     const index_t y0 = rows_y * c / slices, y1 = rows_y * (c + 1) / slices;
@@ -187,13 +193,10 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
   const T* A = n.saved[1];           // m x B act(Z), by parts
   const T* G = tape.output_grad(n);  // d x B
   const bool recompute = from_output ? A == nullptr : D == nullptr;
-  T* D_new = recompute && !from_output ? tape.scratch(std::size_t(m * B)) : nullptr;
+  // Recomputing an act' that needs Z: one pass gives A and dZ = dA ⊙ act'(Z) once dA is known (no D buffer).
+  const bool fused = recompute && !from_output;
   T* A_new = recompute ? tape.scratch(std::size_t(m * B)) : nullptr;
   T* Z_new = recompute ? tape.scratch(std::size_t(m * B)) : nullptr;
-  if (recompute) {
-    D = D_new;
-    A = A_new;
-  }
 
   // dA = alpha V^T G (m x B); without V, dA = alpha G and alpha moves into the GEMMs below (scale c).
   const T c = has_v ? T(1) : alpha;
@@ -228,31 +231,44 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
     const T* h_p = h.value + b0;
     const T* G_p = G + b0;  // ld B
     T* sums = part_sums + std::size_t(p) * std::size_t(d * m + m * d + m);
-    if (recompute)
-      forward_pre_activation(W, h_p, h.ld, nb, bias, act, gamma, part.at(Z_new), part.at(D_new), part.at(A_new));
-    const T* A_p = part.at(A);
+    const bool want_dz = want_b || want_w || want_h;
+    T* A_new_p = part.at(A_new);  // (nullptr unless recomputing)
+    const T* A_p = recompute ? A_new_p : part.at(A);
+    if (fused)
+      pre_activation(W, h_p, h.ld, nb, bias, gamma, part.at(Z_new));
+    else if (recompute)
+      forward_pre_activation(W, h_p, h.ld, nb, bias, act, gamma, part.at(Z_new), static_cast<T*>(nullptr), A_new_p);
     // dA_p (m x nb) and its leading dimension
     const T* dA_p = G_p;
     index_t ld_dA = B;
     if (has_v) {
       below.issue(1, 5);
       kernels::gemm(Trans::T, Trans::N, m, nb, d, alpha, V.value, V.ld, G_p, B, T(0), part.at(dA_all), nb);
-      below.issue(2, 5);
       dA_p = part.at(dA_all);
       ld_dA = nb;
-      if (want_v) {  // dV (d x m) += alpha G A^T
-        T* target = p == 0 ? dV.data : sums;
-        kernels::gemm(Trans::N, Trans::T, d, m, nb, alpha, G_p, B, A_p, nb, p == 0 ? dV.beta : T(0), target, m);
-      }
     }
-    if (!(want_b || want_w || want_h)) return;
-    // dZ = dA ⊙ act'(Z)   (m x nb; the true dZ is c times this): no transcendental function in backward
-    T* dZ_p = part.at(dZ_all);
-    below.issue(3, 5);
-    if (from_output)
-      kernels::activation_backward_from_output(act, m, nb, A_p, nb, dA_p, ld_dA, T(0), dZ_p, nb);
-    else
-      kernels::hadamard(m, nb, dA_p, ld_dA, part.at(D), nb, dZ_p, nb);
+    // dZ = dA ⊙ act'(Z)   (m x nb; the true dZ is c times this)
+    T* dZ_p = want_dz ? part.at(dZ_all) : nullptr;
+    if (fused) {  // A and dZ from Z in one pass (A alone if only dV is wanted)
+      below.issue(2, 5);
+      if (want_dz)
+        kernels::activation_forward_backward(act, m, nb, part.at(Z_new), nb, dA_p, ld_dA, A_new_p, nb, dZ_p, nb);
+      else
+        kernels::activation_forward(act, m, nb, part.at(Z_new), nb, A_new_p, nb);
+    }
+    if (has_v && want_v) {  // dV (d x m) += alpha G A^T
+      below.issue(fused ? 3 : 2, 5);
+      T* target = p == 0 ? dV.data : sums;
+      kernels::gemm(Trans::N, Trans::T, d, m, nb, alpha, G_p, B, A_p, nb, p == 0 ? dV.beta : T(0), target, m);
+    }
+    if (!want_dz) return;
+    if (!fused) {  // no transcendental function here: act' read off A, or kept by forward as D
+      below.issue(3, 5);
+      if (from_output)
+        kernels::activation_backward_from_output(act, m, nb, A_p, nb, dA_p, ld_dA, T(0), dZ_p, nb);
+      else
+        kernels::hadamard(m, nb, dA_p, ld_dA, part.at(D), nb, dZ_p, nb);
+    }
     if (want_b) {  // db (m x 1) += c row_sums(dZ)
       const bool into_target = db_direct && p == 0;
       kernels::row_sums(m, nb, dZ_p, nb, into_target ? db.beta : T(0), into_target ? db.data : sums + 2 * d * m);

@@ -33,6 +33,8 @@ struct KernelTable {
   void (*activation_derivative)(Activation, index_t, index_t, const T*, index_t, T*, index_t);
   void (*activation_forward_with_derivative)(Activation, index_t, index_t, const T*, index_t, T*, index_t, T*,
                                              index_t);
+  void (*activation_forward_backward)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T*,
+                                      index_t, T*, index_t);
   void (*activation_backward)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, index_t);
   void (*activation_backward_from_output)(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*,
                                           index_t);

@@ -31,6 +31,7 @@ KernelTable<T> make_table() {
   t.activation_forward = &simd_activation_forward<Arch, T>;
   t.activation_derivative = &simd_activation_derivative<Arch, T>;
   t.activation_forward_with_derivative = &simd_activation_forward_with_derivative<Arch, T>;
+  t.activation_forward_backward = &simd_activation_forward_backward<Arch, T>;
   t.activation_backward = &simd_activation_backward<Arch, T>;
   t.activation_backward_from_output = &simd_activation_backward_from_output<Arch, T>;
   t.sum = &simd_sum<Arch, T>;

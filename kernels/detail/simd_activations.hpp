@@ -275,6 +275,25 @@ void simd_activation_forward_with_derivative(Activation a, index_t r, index_t c,
   });
 }
 
+// y = σ(x) and dx = dy σ'(x) in one pass (y may be x, dx may be dy: each batch is loaded before the stores).
+template <class Arch, class T>
+void simd_activation_forward_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy,
+                                      index_t lddy, T* y, index_t ldy, T* dx, index_t lddx) {
+  with_activation(a, [&](auto act) {
+    using Act = decltype(act);
+    const bool flat = dense(r, c, ldx) && dense(r, c, lddy) && dense(r, c, ldy) && dense(r, c, lddx);
+    for_each_span(r, c, flat, [&](index_t i, index_t j0, index_t n) {
+      map_span_2<Arch>(
+          n,
+          [](const auto& v, const auto& g, auto& value, auto& grad) {
+            value_and_slope<Act>(v, value, grad);
+            grad = g * grad;  // as activation_backward: dy σ'(x)
+          },
+          y + i * ldy + j0, dx + i * lddx + j0, x + i * ldx + j0, dy + i * lddy + j0);
+    });
+  });
+}
+
 // dx = beta dx + dy σ'(x); beta == 0 never reads dx (it may hold NaN or garbage).
 template <class Arch, class T>
 void simd_activation_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy,
