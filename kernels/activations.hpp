@@ -30,11 +30,11 @@ void activation_forward_with_derivative(Activation a, index_t rows, index_t cols
 
 // y = σ(x) and dx = dy ⊙ σ'(x) in one pass: a layer's backward that recomputes its activation from the
 // pre-activation x (residual_step's recompute mode) gets both what dV needs and dZ, without writing σ'(x) out
-// and reading it back. The same bits as activation_forward and activation_backward with beta = 0 give. y may be
-// x, dx may be dy.
+// and reading it back. The same bits as activation_forward and activation_backward with beta = 0 give. y may
+// be x, dx may be dy.
 template <class T>
-void activation_forward_backward(Activation a, index_t rows, index_t cols, const T* x, index_t ldx, const T* dy,
-                                 index_t lddy, T* y, index_t ldy, T* dx, index_t lddx);
+void activation_forward_backward(Activation a, index_t rows, index_t cols, const T* x, index_t ldx,
+                                 const T* dy, index_t lddy, T* y, index_t ldy, T* dx, index_t lddx);
 
 // dx = beta * dx + dy ⊙ σ'(x)   (beta is 0 to overwrite, 1 to accumulate; beta == 0 never reads dx)
 template <class T>

@@ -198,8 +198,8 @@ void random_uniform(std::uint64_t key, std::uint64_t stream, std::uint64_t first
   template void activation_derivative<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t);          \
   template void activation_forward_with_derivative<T>(Activation, index_t, index_t, const T*, index_t, T*, index_t, \
                                                       T*, index_t);                                              \
-  template void activation_forward_backward<T>(Activation, index_t, index_t, const T*, index_t, const T*, index_t, \
-                                               T*, index_t, T*, index_t);                                            \
+  template void activation_forward_backward<T>(Activation, index_t, index_t, const T*, index_t, const T*,        \
+                                               index_t, T*, index_t, T*, index_t);                               \
   template void activation_backward<T>(Activation, index_t, index_t, const T*, index_t, const T*, index_t, T, T*, \
                                        index_t);                                                                 \
   template void activation_backward_from_output<T>(Activation, index_t, index_t, const T*, index_t, const T*,      \

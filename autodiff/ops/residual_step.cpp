@@ -66,14 +66,6 @@ struct PartBuffers {
   const T* at(const T* whole) const { return whole == nullptr ? nullptr : whole + m * c.begin; }
 };
 
-// A = act(Z) and, if d != nullptr, D = act'(Z) for Z = gamma W h + b (m x n, dense): the GEMM writes Z to z
-// (scratch, in cache), then one pass evaluates act and act' together (gelu_erf: one exp for both). A and D are
-// usually fresh memory bound for DRAM: written from the compute-bound activation pass, their stores overlap the
-// arithmetic (measured: 1.8 us per P4 layer saved against writing A from the GEMM, whose stores stall).
-// If y is given (rows_y x n, leading dimension ldy: the output the next GEMM writes, also fresh memory), its lines
-// are asked for, for writing, one slice at a time between slices of the activation pass, so that they arrive
-// while the pass computes rather than stall the GEMM's stores (measured: 0.9 us per P4 layer at L = 1024; 8
-// slices beat 1, 4 and 16).
 // Z = gamma W h + b (m x n, dense, into z).
 template <class T>
 void pre_activation(const Slot<T>& W, const T* h, index_t ldh, index_t n, const T* bias, T gamma, T* z) {
@@ -85,6 +77,14 @@ void pre_activation(const Slot<T>& W, const T* h, index_t ldh, index_t n, const 
   kernels::gemm(Trans::N, Trans::N, W.rows, n, W.cols, gamma, W.value, W.ld, h, ldh, T(0), z, n, &ep);
 }
 
+// A = act(Z) and, if d != nullptr, D = act'(Z) for Z = gamma W h + b (m x n, dense): the GEMM writes Z to z
+// (scratch, in cache), then one pass evaluates act and act' together (gelu_erf: one exp for both). A and D are
+// usually fresh memory bound for DRAM: written from the compute-bound activation pass, their stores overlap the
+// arithmetic (measured: 1.8 us per P4 layer saved against writing A from the GEMM, whose stores stall).
+// If y is given (rows_y x n, leading dimension ldy: the output the next GEMM writes, also fresh memory), its lines
+// are asked for, for writing, one slice at a time between slices of the activation pass, so that they arrive
+// while the pass computes rather than stall the GEMM's stores (measured: 0.9 us per P4 layer at L = 1024; 8
+// slices beat 1, 4 and 16).
 template <class T>
 void forward_pre_activation(const Slot<T>& W, const T* h, index_t ldh, index_t n, const T* bias,
                             kernels::Activation act, T gamma, T* z, T* d, T* a, const T* y = nullptr,
@@ -237,7 +237,8 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
     if (fused)
       pre_activation(W, h_p, h.ld, nb, bias, gamma, part.at(Z_new));
     else if (recompute)
-      forward_pre_activation(W, h_p, h.ld, nb, bias, act, gamma, part.at(Z_new), static_cast<T*>(nullptr), A_new_p);
+      forward_pre_activation(W, h_p, h.ld, nb, bias, act, gamma, part.at(Z_new), static_cast<T*>(nullptr),
+                             A_new_p);
     // dA_p (m x nb) and its leading dimension
     const T* dA_p = G_p;
     index_t ld_dA = B;
@@ -252,7 +253,8 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
     if (fused) {  // A and dZ from Z in one pass (A alone if only dV is wanted)
       below.issue(2, 5);
       if (want_dz)
-        kernels::activation_forward_backward(act, m, nb, part.at(Z_new), nb, dA_p, ld_dA, A_new_p, nb, dZ_p, nb);
+        kernels::activation_forward_backward(act, m, nb, part.at(Z_new), nb, dA_p, ld_dA, A_new_p, nb, dZ_p,
+                                             nb);
       else
         kernels::activation_forward(act, m, nb, part.at(Z_new), nb, A_new_p, nb);
     }

@@ -277,8 +277,8 @@ void simd_activation_forward_with_derivative(Activation a, index_t r, index_t c,
 
 // y = σ(x) and dx = dy σ'(x) in one pass (y may be x, dx may be dy: each batch is loaded before the stores).
 template <class Arch, class T>
-void simd_activation_forward_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx, const T* dy,
-                                      index_t lddy, T* y, index_t ldy, T* dx, index_t lddx) {
+void simd_activation_forward_backward(Activation a, index_t r, index_t c, const T* x, index_t ldx,
+                                      const T* dy, index_t lddy, T* y, index_t ldy, T* dx, index_t lddx) {
   with_activation(a, [&](auto act) {
     using Act = decltype(act);
     const bool flat = dense(r, c, ldx) && dense(r, c, lddy) && dense(r, c, ldy) && dense(r, c, lddx);

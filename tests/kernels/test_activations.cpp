@@ -165,21 +165,26 @@ TYPED_TEST(Activations, ForwardWithDerivativeGivesTheBitsOfForwardAndDerivative)
 TYPED_TEST(Activations, ForwardBackwardMatchesReferenceAndGivesTheBitsOfForwardAndBackward) {
   using T = TypeParam;
   std::mt19937_64 rng(19);
-  const T special[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
-                       -std::numeric_limits<T>::infinity(), std::numeric_limits<T>::max(), T(-1e30), T(0), T(-0.0)};
+  const T special[] = {std::numeric_limits<T>::quiet_NaN(),
+                       std::numeric_limits<T>::infinity(),
+                       -std::numeric_limits<T>::infinity(),
+                       std::numeric_limits<T>::max(),
+                       T(-1e30),
+                       T(0),
+                       T(-0.0)};
   for_every_case([&](Activation a, const Layout& s) {
     Matrix<T> x = inputs<T>(s, rng);
     const Matrix<T> dy = random_matrix<T>(s, rng);
     Matrix<T> y = testing::make_matrix<T>(s), dx = y, ref_y = y, ref_dx = y;
     y.fill(std::numeric_limits<T>::quiet_NaN());  // outputs only: any read of them shows
     dx.fill(std::numeric_limits<T>::quiet_NaN());
-    activation_forward_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld, y.data(), y.ld, dx.data(),
-                                   dx.ld);
-    reference::activation_forward_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld, ref_y.data(),
-                                              ref_y.ld, ref_dx.data(), ref_dx.ld);
-    EXPECT_TRUE(all_close(
-        y, ref_y, [&](index_t i, index_t j) { return activation_tol<T>(a, false, x(i, j), ref_y(i, j)); }))
-        << "values against the reference";
+    activation_forward_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld, y.data(), y.ld,
+                                   dx.data(), dx.ld);
+    reference::activation_forward_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld,
+                                              ref_y.data(), ref_y.ld, ref_dx.data(), ref_dx.ld);
+    EXPECT_TRUE(all_close(y, ref_y, [&](index_t i, index_t j) {
+      return activation_tol<T>(a, false, x(i, j), ref_y(i, j));
+    })) << "values against the reference";
     EXPECT_TRUE(all_close(dx, ref_dx, [&](index_t i, index_t j) {
       return std::fabs(dy(i, j)) * activation_tol<T>(a, true, x(i, j), scalar::derivative<T>(a, x(i, j))) +
              2 * eps<T>() * std::fabs(ref_dx(i, j));
@@ -187,10 +192,11 @@ TYPED_TEST(Activations, ForwardBackwardMatchesReferenceAndGivesTheBitsOfForwardA
 
     for (index_t k = 0; k < 7 && k < s.rows * s.cols; ++k) x(k % s.rows, (k * 5) % s.cols) = special[k];
     Matrix<T> want_y = y, want_dx = y;
-    activation_forward_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld, y.data(), y.ld, dx.data(),
-                                   dx.ld);
+    activation_forward_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld, y.data(), y.ld,
+                                   dx.data(), dx.ld);
     activation_forward<T>(a, s.rows, s.cols, x.data(), x.ld, want_y.data(), want_y.ld);
-    activation_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld, T(0), want_dx.data(), want_dx.ld);
+    activation_backward<T>(a, s.rows, s.cols, x.data(), x.ld, dy.data(), dy.ld, T(0), want_dx.data(),
+                           want_dx.ld);
     EXPECT_TRUE(same_bits(y, want_y)) << "values";
     EXPECT_TRUE(same_bits(dx, want_dx)) << "gradients";
     Matrix<T> in_place_x = x, in_place_dy = dy;
