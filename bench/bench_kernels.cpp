@@ -221,17 +221,19 @@ void BM_Tanh(benchmark::State& state) {
 }
 
 // One activation kernel over n elements in cache (one thread): items per second = elements per second.
-//   mode 0: activation_forward, 1: activation_derivative, 2: activation_forward_with_derivative
+//   mode 0: activation_forward, 1: activation_derivative, 2: activation_forward_with_derivative,
+//   3: activation_forward_backward (y and dx = dy σ'(x), what a recomputing layer's backward runs)
 template <class T>
 void BM_Activation(benchmark::State& state, tk::Activation act, int mode) {
   const tk::index_t n = state.range(0);
-  auto x = random_vector<T>(size_t(n), 1), y = x, d = x;
+  auto x = random_vector<T>(size_t(n), 1), y = x, d = x, g = random_vector<T>(size_t(n), 2);
   for (T& v : x) v *= T(3);  // [-3, 3]: both branches of every select, as in a layer's pre-activations
   tk::set_num_threads(1);
   for (auto _ : state) {
     if (mode == 0) tk::activation_forward<T>(act, 1, n, x.data(), n, y.data(), n);
     if (mode == 1) tk::activation_derivative<T>(act, 1, n, x.data(), n, d.data(), n);
     if (mode == 2) tk::activation_forward_with_derivative<T>(act, 1, n, x.data(), n, y.data(), n, d.data(), n);
+    if (mode == 3) tk::activation_forward_backward<T>(act, 1, n, x.data(), n, g.data(), n, y.data(), n, d.data(), n);
     benchmark::DoNotOptimize(y.data());
     benchmark::DoNotOptimize(d.data());
   }
@@ -356,8 +358,8 @@ void register_all() {
   benchmark::RegisterBenchmark(join({"BM_FmaPeak", ty}).c_str(), BM_FmaPeak<T>)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark(join({"BM_Tanh", ty}).c_str(), BM_Tanh<T>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
   for (tk::Activation act : {tk::Activation::gelu_erf, tk::Activation::tanh})
-    for (int mode : {0, 1, 2}) {
-      static const char* const kMode[] = {"forward", "derivative", "forward_with_derivative"};
+    for (int mode : {0, 1, 2, 3}) {
+      static const char* const kMode[] = {"forward", "derivative", "forward_with_derivative", "forward_backward"};
       benchmark::RegisterBenchmark(
           join({"BM_Activation", std::string(tk::activation_name(act)), ty, kMode[mode]}).c_str(), BM_Activation<T>,
           act, mode)
