@@ -233,7 +233,8 @@ void BM_Activation(benchmark::State& state, tk::Activation act, int mode) {
     if (mode == 0) tk::activation_forward<T>(act, 1, n, x.data(), n, y.data(), n);
     if (mode == 1) tk::activation_derivative<T>(act, 1, n, x.data(), n, d.data(), n);
     if (mode == 2) tk::activation_forward_with_derivative<T>(act, 1, n, x.data(), n, y.data(), n, d.data(), n);
-    if (mode == 3) tk::activation_forward_backward<T>(act, 1, n, x.data(), n, g.data(), n, y.data(), n, d.data(), n);
+    if (mode == 3)
+      tk::activation_forward_backward<T>(act, 1, n, x.data(), n, g.data(), n, y.data(), n, d.data(), n);
     benchmark::DoNotOptimize(y.data());
     benchmark::DoNotOptimize(d.data());
   }
@@ -359,7 +360,8 @@ void register_all() {
   benchmark::RegisterBenchmark(join({"BM_Tanh", ty}).c_str(), BM_Tanh<T>)->Arg(1 << 16)->Unit(benchmark::kMicrosecond);
   for (tk::Activation act : {tk::Activation::gelu_erf, tk::Activation::tanh})
     for (int mode : {0, 1, 2, 3}) {
-      static const char* const kMode[] = {"forward", "derivative", "forward_with_derivative", "forward_backward"};
+      static const char* const kMode[] = {"forward", "derivative", "forward_with_derivative",
+                                          "forward_backward"};
       benchmark::RegisterBenchmark(
           join({"BM_Activation", std::string(tk::activation_name(act)), ty, kMode[mode]}).c_str(), BM_Activation<T>,
           act, mode)
