@@ -291,6 +291,37 @@ void expect_fused_matches_reference(double tol) {
         }
 }
 
+// Recomputing in backward gives the bits of keeping A and act'(Z) also when only some inputs need gradients
+// (each a variable or a constant): e.g. only V's, where backward needs A but not dZ.
+TEST(ResidualStep, RecomputeGivesTheSameBitsWhenOnlySomeInputsNeedGradients) {
+  const index_t d = 5, m = 3, B = 2 * kMinBatchPartColumns + 1;
+  const Tensor<double> h = Tensor<double>::uniform(d, B, 21), W = Tensor<double>::uniform(m, d, 22),
+                       V = Tensor<double>::uniform(d, m, 23), b = Tensor<double>::uniform(m, 1, 24),
+                       R = Tensor<double>::uniform(d, B, 25);
+  for (Activation act : kernels::kAllActivations)
+    for (unsigned wanted = 1; wanted < 16; ++wanted) {  // bits: h, W, V, b
+      SCOPED_TRACE(std::string(kernels::activation_name(act)) + " wanted " + std::to_string(wanted));
+      std::vector<Tensor<double>> grads[2];
+      for (bool recompute : {false, true}) {
+        Tape<double> tape;
+        auto input = [&](const Tensor<double>& x, unsigned bit) {
+          return (wanted & bit) ? tape.variable(x) : tape.constant(x);
+        };
+        Var<double> vh = input(h, 1);
+        ResidualStep<double> s{
+            .W = input(W, 2), .alpha = 0.25, .gamma = 0.6, .act = act, .recompute = recompute};
+        s.V = input(V, 4);
+        s.b = input(b, 8);
+        tape.backward(residual_step(vh, s), R);
+        for (const Var<double>* v : {&vh, &s.W, &s.V, &s.b})
+          if (v->requires_grad()) grads[recompute].emplace_back(v->grad());
+      }
+      ASSERT_EQ(grads[0].size(), grads[1].size());
+      for (std::size_t k = 0; k < grads[0].size(); ++k)
+        EXPECT_EQ(test::max_abs_diff<double>(grads[0][k], grads[1][k]), 0.0);
+    }
+}
+
 TEST(ResidualStep, FusedMatchesReferenceCompositionDouble) { expect_fused_matches_reference<double>(1e-13); }
 TEST(ResidualStep, FusedMatchesReferenceCompositionFloat) { expect_fused_matches_reference<float>(2e-6); }
 
