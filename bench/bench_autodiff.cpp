@@ -5,18 +5,17 @@
 //   same kernel calls made by hand; counter per_op (time per op, SI prefix: 45n = 45 ns). The difference of
 //   the two rows is the tape's overhead.
 // BM_TrainStep/<tapelab|libtorch>/<f32|f64>/<d>/<L>: one SGD step of the residual network in
-// bench_autodiff.hpp,
-//   one thread. Counter GFLOPS counts the model's GEMMs only (not the recomputation). At L = 1024, f64, two
-//   variants: tapelab-recompute (ResidualStep::recompute, backward recomputes W h + b instead of reading it
-//   back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh, matmul, scale, add);
-//   at L = 1024 also tapelab-2t: two threads, wall-clock time (same bits as one thread).
-// BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as X6
-// runs
-//   it: nn::ResidualNetwork with ResidualNetworkConfig::p4(16, 16, 32, 16, L, gelu_erf) (h_{k+1} = h_k +
-//   V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2, nn::GradientDescent
-//   with lr = 0.01 L on every W_k, V_k, through nn::DataParallelStep (the batch's halves on their own tapes,
-//   so with train_step's NaN/Inf checks). One thread; tapelab-2t rows two, the halves side by side and op
-//   threads for the optimizer's sweeps, as X6 trains its reference network (wall-clock time).
+//   bench_autodiff.hpp, one thread. Counter GFLOPS counts the model's GEMMs only (not the recomputation). At
+//   L = 1024, f64, two variants: tapelab-recompute (ResidualStep::recompute, backward recomputes W h + b
+//   instead of reading it back from memory) and tapelab-unfused (the same model from matmul, add_bias, tanh,
+//   matmul, scale, add); at L = 1024 also tapelab-2t: two threads, wall-clock time (same bits as one thread).
+// BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as
+//   X6 runs it: nn::ResidualNetwork with ResidualNetworkConfig::p4(16, 16, 32, 16, L, gelu_erf)
+//   (h_{k+1} = h_k + V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2,
+//   nn::GradientDescent with lr = 0.01 L on every W_k, V_k, through nn::DataParallelStep (the batch's halves
+//   on their own tapes, so with train_step's NaN/Inf checks). One thread; tapelab-2t rows two, the halves
+//   side by side and op threads for the optimizer's sweeps, as X6 trains its reference network (wall-clock
+//   time).
 // BM_GemmRate/gemm1024/<f32|f64>: tapelab's one-thread GEMM at 1024^3 (within a few % of OpenBLAS and of the
 //   core's FMA peak; bench_kernels), the rate against which scripts/bench_table.py puts every training step's
 //   GEMM flops: flops / rate is a floor no implementation doing the model's arithmetic goes under on this

@@ -6,10 +6,11 @@
 //   full-batch GD with lr L eta0 on the residual weights (P4 4.3), T iterations
 // Claims (P4 Prop. 3, Thm. 4): the layer increments stay O(1/L) along training,
 //   D_L = max_{k, t <= T} |Z_{k+1}(t) - Z_k(t)|   (|Z| = |V|_F + |W|_F, P4 4.1)  ~ 1/L,
-// and the weights converge to a limit 𝒵(s, t) as L grows: E_L(t) = (mean_k |Z^L_k(t) -
-// Z^ref_{kN/L}(t)|_F^2)^{1/2} (the tuple's Frobenius norm; P4 Fig. 1 right) decreases with L. Z(t) are the
-// weights after t GD steps. papers.md 4.5: the authors' Fig. 1-left script plots the l2 norm over (k, t) of
-// the increments, which scales as L^{-1/2}; it is reported too (l2_increments).
+// and the weights converge to a limit 𝒵(s, t) as L grows:
+//   E_L(t) = (mean_k |Z^L_k(t) - Z^ref_{kN/L}(t)|_F^2)^{1/2}   (the tuple's Frobenius norm; P4 Fig. 1 right)
+// decreases with L. Z(t) are the weights after t GD steps. papers.md 4.5: the authors' Fig. 1-left script
+// plots the l2 norm over (k, t) of the increments, which scales as L^{-1/2}; it is reported too
+// (l2_increments).
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -42,8 +43,8 @@ struct X6Config {
   std::string scaling = "paper";
   double eta0 = 0.01;  // lr = L eta0
   int iterations = 500;
-  // t = 1 is left out: one step from V = 0 gives every layer of every depth the same V (all h_k = h_0), so E
-  // = 0.
+  // t = 1 is left out: one step from V = 0 gives every layer of every depth the same V (all h_k = h_0),
+  // so E = 0.
   std::vector<int> record_at = {2, 5, 10, 20, 50, 100, 200, 500};
   std::string x_csv, y_csv, w0_csv;
 };
@@ -154,8 +155,8 @@ DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& 
   Tape<double> tape;
   nn::DataParallelStep step(net);
   const index_t n = data.x.cols();
-  // The loss of the columns c, as their share of the loss over all n samples: paper (1/n) Σ ||F(x_i) -
-  // y_i||²; the authors' code mse, the mean over the n q entries.
+  // The loss of the columns c, as their share of the loss over all n samples: paper
+  // (1/n) Σ ||F(x_i) - y_i||²; the authors' code mse, the mean over the n q entries.
   auto part_loss = [&](Tape<double>& tp, ColumnRange c) {
     const Var<double> pred = net.forward(tp, data.x.col_range(c.begin, c.end));
     const Var<double> y = tp.constant(data.y.col_range(c.begin, c.end));
