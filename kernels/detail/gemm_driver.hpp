@@ -276,7 +276,7 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
   }
 }
 
-// The tape's GEMMs: few rows (M a multiple of MR_small, at most kDirectMaxMForB), one depth block (K <= KC),
+// The tape's GEMMs: few rows (M a multiple of 4, at most kDirectMaxMForB), one depth block (K <= KC),
 // op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
 // K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
 // transpose, via strides). The tile is MR_small x NV_small vectors (gemm_blocking.hpp); the edge panel (N % NR
@@ -311,19 +311,44 @@ bool b_panel_conflicts(index_t ldb, index_t K) {
   return K > 4 * groups;
 }
 
+// One column panel of gemm_small: whole MR-row tiles, then a row tail (M % MR rows) in tiles of 4, 2 and 1 rows.
+template <class Arch, class T, int MR, int NV, bool kPackedB, class ARows>
+void small_panel_rows(index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks, const T* b, index_t bks,
+                      T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+  index_t i = 0;
+  for (; i + MR <= M; i += MR)
+    micro_kernel<Arch, T, MR, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in,
+                                                   ldc_in, c + i * ldc, ldc);
+  auto rows = [&]<int R>(std::integral_constant<int, R>) {
+    if constexpr (R < MR) {
+      if (M - i >= R) {
+        micro_kernel<Arch, T, R, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta,
+                                                      c_in + i * ldc_in, ldc_in, c + i * ldc, ldc);
+        i += R;
+      }
+    }
+  };
+  rows(std::integral_constant<int, 4>{});
+  rows(std::integral_constant<int, 2>{});
+  rows(std::integral_constant<int, 1>{});
+}
+
 template <class Arch, class T>
 [[gnu::flatten]] void gemm_small(Trans ta, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
                                  const T* B, index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
   using Blk = GemmBlocking<Arch, T>;
   constexpr int MR = Blk::MR_small, NV = Blk::NV_small, W = static_cast<int>(xsimd::batch<T, Arch>::size);
   constexpr int NR = NV * W;
+  // (The masked edge below walks whole MR-row tiles: with masks, MR_small must divide every M sent here.)
+  static_assert(!TailMask<Arch, T>::kAvailable || MR == 4, "masked edges assume M % MR_small == 0");
   const index_t ars = ta == Trans::N ? lda : 1, aks = ta == Trans::N ? 1 : lda;
   auto a_rows = [&](index_t i) { return ta == Trans::N ? A + i * lda : A + i; };
   index_t j = 0;
-  if (b_panel_conflicts<T>(ldb, K) && M >= 4 * MR) {
+  if (b_panel_conflicts<T>(ldb, K) && M >= 16) {
     // The K x NR panel of B, read in place, would sit in a few L1 sets only (see b_panel_conflicts) and be
     // evicted by itself between row tiles: copy it to a contiguous buffer once, then every row tile reads
-    // that.
+    // that (from 16 rows: at 16 x 1024 x 16 in double, three 6-row tiles without the copy ran at 0.80 of
+    // OpenBLAS, with it 1.19).
     using V = xsimd::batch<T, Arch>;
     T* panel = scratch<T, 3>(K * NR);
     for (; j + NR <= N; j += NR) {
@@ -331,15 +356,13 @@ template <class Arch, class T>
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v)
           V::load_unaligned(B + k * ldb + j + v * W).store_aligned(panel + k * NR + v * W);
-      for (index_t i = 0; i < M; i += MR)
-        micro_kernel<Arch, T, MR, NV, false, true>(K, a_rows(i), ars, aks, panel, NR, alpha, beta,
-                                                   C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc);
+      small_panel_rows<Arch, T, MR, NV, true>(M, K, a_rows, ars, aks, panel, NR, alpha, beta, C_in + j, ldc_in,
+                                              C + j, ldc);
     }
   }
   for (; j + NR <= N; j += NR)
-    for (index_t i = 0; i < M; i += MR)
-      micro_kernel<Arch, T, MR, NV, false, false>(K, a_rows(i), ars, aks, B + j, ldb, alpha, beta,
-                                                  C_in + i * ldc_in + j, ldc_in, C + i * ldc + j, ldc);
+    small_panel_rows<Arch, T, MR, NV, false>(M, K, a_rows, ars, aks, B + j, ldb, alpha, beta, C_in + j, ldc_in,
+                                             C + j, ldc);
   if constexpr (TailMask<Arch, T>::kAvailable) {
     if (j < N && NV >= 4 && N - j <= 2 * W && M % (2 * MR) == 0) {
       // An edge at most two vectors wide (N = 32 floats) twice as tall: 2 MR x 2 vectors is as many accumulators
@@ -410,14 +433,15 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
     return;
   }
 
-  const bool direct_a = M <= Blk::kDirectMaxM;            // read A in place
+  // Read A in place: few rows, or few column panels of B (a packed A block would be reused by too few of them).
+  const bool direct_a = M <= Blk::kDirectMaxM || N <= Blk::kDirectMaxPanels * NR;
   const bool direct_b = M <= Blk::kDirectMaxMForB && tb == Trans::N;  // read B in place (rows of op(B) contiguous)
   // A small C (the tape's layers) takes its epilogue in one pass after the multiplication, while it is still in
   // cache: one long span instead of a call per tile (each with a partial row at the N edge). A large C takes it
   // tile by tile, before the tile leaves the cache.
   const bool epilogue_at_end = ep != nullptr && M * N <= kEpilogueAtEndElements;
 
-  if (direct_b && !parallel && M % Blk::MR_small == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end) &&
+  if (direct_b && !parallel && M % 4 == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end) &&
       (TailMask<Arch, T>::kAvailable || N % (Blk::NV_small * index_t(xsimd::batch<T, Arch>::size)) == 0)) {
     gemm_small<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
