@@ -97,11 +97,14 @@ void dot_block(index_t K, const T* __restrict A, index_t lda, const T* __restric
   // Each step reads one new cache line of each of the RI + RJ rows; in a deep network's backward these rows
   // (saved activations) come from memory, so ask for the lines kPrefetchAhead steps early.
   constexpr index_t kPrefetchAhead = 8;
+  constexpr index_t kStepsPerLine = std::max<index_t>(1, 64 / (W * index_t(sizeof(T))));
   for (; k + W <= K; k += W) {
+    if ((k / W) % kStepsPerLine == 0) {  // one prefetch per row and cache line (AVX2 steps are half a line)
 #pragma GCC unroll 4
-    for (int i = 0; i < RI; ++i) __builtin_prefetch(A + i * lda + k + kPrefetchAhead * W);
+      for (int i = 0; i < RI; ++i) __builtin_prefetch(A + i * lda + k + kPrefetchAhead * W);
 #pragma GCC unroll 4
-    for (int j = 0; j < RJ; ++j) __builtin_prefetch(B + j * ldb + k + kPrefetchAhead * W);
+      for (int j = 0; j < RJ; ++j) __builtin_prefetch(B + j * ldb + k + kPrefetchAhead * W);
+    }
     V a[RI], b[RJ];
 #pragma GCC unroll 4
     for (int i = 0; i < RI; ++i) a[i] = V::load_unaligned(A + i * lda + k);
