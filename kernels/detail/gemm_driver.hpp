@@ -280,8 +280,8 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
 // op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
 // K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
 // transpose, via strides). The tile is MR_small x NV_small vectors (gemm_blocking.hpp); the edge panel (N % NR
-// columns) is one masked tile per row block, only as many vectors wide as it needs. Without hardware masks the
-// caller sends only N multiple of NR here.
+// columns) is one masked tile per row block, only as many vectors wide as it needs. Without hardware masks it is
+// read in place when exactly one vector wide, else packed once and computed through run_tile's buffer.
 template <class Arch, class T, int MR, int NV>
 void small_edge(index_t n, index_t K, const T* a, index_t ars, index_t aks, const T* b, index_t ldb, T alpha, T beta,
                 const T* c_in, index_t ldc_in, T* c, index_t ldc) {
@@ -312,20 +312,25 @@ bool b_panel_conflicts(index_t ldb, index_t K) {
 }
 
 // One column panel of gemm_small: whole MR-row tiles, then a row tail (M % MR rows) in tiles of 4, 2 and 1 rows.
-template <class Arch, class T, int MR, int NV, bool kPackedB, class ARows>
+// kBufferedN: a panel only n < NR columns wide, b packed NR wide with zeros past n (no hardware masks): each tile
+// goes through run_tile's buffer.
+template <class Arch, class T, int MR, int NV, bool kPackedB, bool kBufferedN = false, class ARows>
 void small_panel_rows(index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks, const T* b, index_t bks,
-                      T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+                      T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc, index_t n = 0) {
   index_t i = 0;
-  for (; i + MR <= M; i += MR)
-    micro_kernel<Arch, T, MR, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in,
-                                                   ldc_in, c + i * ldc, ldc);
-  auto rows = [&]<int R>(std::integral_constant<int, R>) {
+  auto tile = [&]<int R>(std::integral_constant<int, R>) {
+    if constexpr (kBufferedN)
+      run_tile<Arch, T, R, NV, false, true>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in, ldc_in,
+                                            c + i * ldc, ldc, R, n);
+    else
+      micro_kernel<Arch, T, R, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in,
+                                                    ldc_in, c + i * ldc, ldc);
+    i += R;
+  };
+  while (i + MR <= M) tile(std::integral_constant<int, MR>{});
+  auto rows = [&]<int R>(std::integral_constant<int, R> r) {
     if constexpr (R < MR) {
-      if (M - i >= R) {
-        micro_kernel<Arch, T, R, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta,
-                                                      c_in + i * ldc_in, ldc_in, c + i * ldc, ldc);
-        i += R;
-      }
+      if (M - i >= R) tile(r);
     }
   };
   rows(std::integral_constant<int, 4>{});
@@ -375,6 +380,17 @@ template <class Arch, class T>
         small_edge<Arch, T, MR, NV>(N - j, K, a_rows(i), ars, aks, B + j, ldb, alpha, beta, C_in + i * ldc_in + j,
                                     ldc_in, C + i * ldc + j, ldc);
     }
+  } else if (j < N && N - j == W && NV > 1) {
+    // An edge exactly one vector wide (N = 100 doubles on AVX2): one-vector tiles, B in place.
+    small_panel_rows<Arch, T, MR, 1, false>(M, K, a_rows, ars, aks, B + j, ldb, alpha, beta, C_in + j, ldc_in,
+                                            C + j, ldc);
+  } else if (j < N) {
+    // Any other edge, without masks: its K x (N - j) columns of B packed once into a zero-padded K x NR panel,
+    // each tile computed into a buffer and its N - j columns written out (run_tile).
+    T* edge = scratch<T, 3>(K * NR);
+    pack_b_panel<Arch, T, NR>(Trans::N, B, ldb, 0, K, j, N - j, edge);
+    small_panel_rows<Arch, T, MR, NV, true, true>(M, K, a_rows, ars, aks, edge, NR, alpha, beta, C_in + j, ldc_in,
+                                                  C + j, ldc, N - j);
   }
 }
 
@@ -441,8 +457,7 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   // tile by tile, before the tile leaves the cache.
   const bool epilogue_at_end = ep != nullptr && M * N <= kEpilogueAtEndElements;
 
-  if (direct_b && !parallel && M % 4 == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end) &&
-      (TailMask<Arch, T>::kAvailable || N % (Blk::NV_small * index_t(xsimd::batch<T, Arch>::size)) == 0)) {
+  if (direct_b && !parallel && M % 4 == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end)) {
     gemm_small<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
     return;
