@@ -338,6 +338,19 @@ void small_panel_rows(index_t M, index_t K, const ARows& a_rows, index_t ars, in
   rows(std::integral_constant<int, 1>{});
 }
 
+// gemm_small's edge of nvec < NV whole vectors, B in place, as tiles nvec vectors wide (no masks needed).
+template <class Arch, class T, int MR, int NV, class ARows>
+void small_edge_vectors(index_t nvec, index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks,
+                        const T* b, index_t ldb, T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+  if constexpr (NV > 1) {
+    if (nvec < NV) {
+      small_edge_vectors<Arch, T, MR, NV - 1>(nvec, M, K, a_rows, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+      return;
+    }
+  }
+  small_panel_rows<Arch, T, MR, NV, false>(M, K, a_rows, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+}
+
 template <class Arch, class T>
 [[gnu::flatten]] void gemm_small(Trans ta, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
                                  const T* B, index_t ldb, T beta, const T* C_in, index_t ldc_in, T* C, index_t ldc) {
@@ -380,17 +393,23 @@ template <class Arch, class T>
         small_edge<Arch, T, MR, NV>(N - j, K, a_rows(i), ars, aks, B + j, ldb, alpha, beta, C_in + i * ldc_in + j,
                                     ldc_in, C + i * ldc + j, ldc);
     }
-  } else if (j < N && N - j == W && NV > 1) {
-    // An edge exactly one vector wide (N = 100 doubles on AVX2): one-vector tiles, B in place.
-    small_panel_rows<Arch, T, MR, 1, false>(M, K, a_rows, ars, aks, B + j, ldb, alpha, beta, C_in + j, ldc_in,
-                                            C + j, ldc);
   } else if (j < N) {
-    // Any other edge, without masks: its K x (N - j) columns of B packed once into a zero-padded K x NR panel,
-    // each tile computed into a buffer and its N - j columns written out (run_tile).
-    T* edge = scratch<T, 3>(K * NR);
-    pack_b_panel<Arch, T, NR>(Trans::N, B, ldb, 0, K, j, N - j, edge);
-    small_panel_rows<Arch, T, MR, NV, true, true>(M, K, a_rows, ars, aks, edge, NR, alpha, beta, C_in + j, ldc_in,
-                                                  C + j, ldc, N - j);
+    // Without masks: the edge's whole vectors as a narrower tile, B in place (N = 100 doubles on AVX2: one
+    // vector); then the last N % W columns, if any, packed once into a zero-padded K x W panel, each one-vector
+    // tile computed into a buffer and those columns written out (run_tile).
+    const index_t whole = (N - j) / W * W;
+    if constexpr (NV > 1) {
+      if (whole > 0)
+        small_edge_vectors<Arch, T, MR, NV - 1>(whole / W, M, K, a_rows, ars, aks, B + j, ldb, alpha, beta,
+                                                C_in + j, ldc_in, C + j, ldc);
+    }
+    j += whole;
+    if (j < N) {
+      T* edge = scratch<T, 3>(K * W);
+      pack_b_panel<Arch, T, W>(Trans::N, B, ldb, 0, K, j, N - j, edge);
+      small_panel_rows<Arch, T, MR, 1, true, true>(M, K, a_rows, ars, aks, edge, W, alpha, beta, C_in + j, ldc_in,
+                                                   C + j, ldc, N - j);
+    }
   }
 }
 
