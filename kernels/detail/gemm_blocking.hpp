@@ -9,7 +9,6 @@
 //   MR_small x NV_small: the tile of gemm_small (the tape's GEMMs: M <= 64, K <= KC, B in place). On AVX-512,
 //            4 x 4 vectors (4 broadcasts and 4 loads per 16 FMAs) against 8 x 2 (8 + 2): 84% of peak on
 //            16 x 128 x 16 against 76%, 93% on 64 x 128 x 64 against 92%; 4 x 5, 4 x 6, 8 x 3, 2 x 8 were slower.
-//            M need not be a multiple of MR_small: a row tail runs as tiles of 4, 2, 1 rows.
 //   KC       depth of a packed panel: the B micro-panel (KC x NR) should sit in L1 while A streams from L2.
 //   MC       rows of the packed A block (MC x KC in L2).
 //   NC       columns of the packed B block (KC x NC in L3).
@@ -53,14 +52,15 @@ struct GemmBlocking<xsimd::avx512f, T> {
 };
 // AVX2 + FMA: 6 x 2 ymm = 12 accumulators of 16 registers (the classic Haswell shape). Measured on a Zen 2
 // EPYC (FMA latency 5 on two pipes: fewer than 10 accumulators leave them idle), paired bursts against
-// OpenBLAS's Zen kernels, 4 x 2 -> 6 x 2: gemm_small at 64 x 256 x 64 0.97 -> 1.09 (f64), 1.00 -> 1.24 (f32);
-// 64 x 1024 x 64 in f32 0.93 -> 1.02. The direct path's 4 x 2 tile lost to packing A from 128 rows up:
-// kDirectMaxM 256 -> 64 took 256 x 256 x 256 from 0.86 to 1.04 (f64) and 0.82 to 0.99 (f32), 256 x 1024 x 256
-// from 0.90 to 1.08 and 0.83 to 1.00, 128^3 from 0.86 to 0.97 and 0.90 to 1.00; 256 x 32 x 256 in f32 (two
-// column panels) kept the direct path, 1.03 (0.88 packed).
+// OpenBLAS's Zen kernels. gemm_small 4 x 2 -> 4 x 3 (12 accumulators, 3 loads + 4 broadcasts per 12 FMAs; 6 x 2
+// needed row tails and did less well): 16 x 256 x 16 in f64 4.1 -> 3.5 us (1.40 -> 1.64 of OpenBLAS), 64 x 256
+// x 64 0.97 -> 1.17, 64 x 1024 x 64 in f32 0.93 -> 1.17. The direct path's 4 x 2 tile lost to packing A from 128
+// rows up: kDirectMaxM 256 -> 64 took 256 x 256 x 256 from 0.86 to 1.04 (f64) and 0.82 to 0.99 (f32), 256 x
+// 1024 x 256 from 0.90 to 1.08 and 0.83 to 1.00, 128^3 from 0.86 to 0.97 and 0.90 to 1.00; 256 x 32 x 256 in
+// f32 (two column panels) kept the direct path, 1.03 (0.88 packed).
 template <class T>
 struct GemmBlocking<xsimd::fma3<xsimd::avx2>, T> {
-  static constexpr int MR = 6, MR_direct = 4, NV = 2, NV_direct = 2, MR_small = 6, NV_small = 2;
+  static constexpr int MR = 6, MR_direct = 4, NV = 2, NV_direct = 2, MR_small = 4, NV_small = 3;
   static constexpr index_t KC = 256, MC = 120, NC = 4096;
   static constexpr index_t kDirectMaxM = 64, kDirectMaxMForB = 64, kDotMaxMN = 16, kDirectMaxPanels = 2;
 };

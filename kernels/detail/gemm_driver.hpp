@@ -276,7 +276,7 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
   }
 }
 
-// The tape's GEMMs: few rows (M a multiple of 4, at most kDirectMaxMForB), one depth block (K <= KC),
+// The tape's GEMMs: few rows (M a multiple of MR_small, at most kDirectMaxMForB), one depth block (K <= KC),
 // op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
 // K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
 // transpose, via strides). The tile is MR_small x NV_small vectors (gemm_blocking.hpp); the edge panel (N % NR
@@ -311,31 +311,19 @@ bool b_panel_conflicts(index_t ldb, index_t K) {
   return K > 4 * groups;
 }
 
-// One column panel of gemm_small: whole MR-row tiles, then a row tail (M % MR rows) in tiles of 4, 2 and 1 rows.
-// kBufferedN: a panel only n < NR columns wide, b packed NR wide with zeros past n (no hardware masks): each tile
-// goes through run_tile's buffer.
+// One column panel of gemm_small: M / MR row tiles (M a multiple of MR). kBufferedN: a panel only n < NR
+// columns wide, b packed NR wide with zeros past n (no hardware masks): each tile goes through run_tile's buffer.
 template <class Arch, class T, int MR, int NV, bool kPackedB, bool kBufferedN = false, class ARows>
 void small_panel_rows(index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks, const T* b, index_t bks,
                       T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc, index_t n = 0) {
-  index_t i = 0;
-  auto tile = [&]<int R>(std::integral_constant<int, R>) {
+  for (index_t i = 0; i < M; i += MR) {
     if constexpr (kBufferedN)
-      run_tile<Arch, T, R, NV, false, true>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in, ldc_in,
-                                            c + i * ldc, ldc, R, n);
+      run_tile<Arch, T, MR, NV, false, true>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in, ldc_in,
+                                             c + i * ldc, ldc, MR, n);
     else
-      micro_kernel<Arch, T, R, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in,
-                                                    ldc_in, c + i * ldc, ldc);
-    i += R;
-  };
-  while (i + MR <= M) tile(std::integral_constant<int, MR>{});
-  auto rows = [&]<int R>(std::integral_constant<int, R> r) {
-    if constexpr (R < MR) {
-      if (M - i >= R) tile(r);
-    }
-  };
-  rows(std::integral_constant<int, 4>{});
-  rows(std::integral_constant<int, 2>{});
-  rows(std::integral_constant<int, 1>{});
+      micro_kernel<Arch, T, MR, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in,
+                                                     ldc_in, c + i * ldc, ldc);
+  }
 }
 
 // gemm_small's edge of nvec < NV whole vectors, B in place, as tiles nvec vectors wide (no masks needed).
@@ -357,16 +345,13 @@ template <class Arch, class T>
   using Blk = GemmBlocking<Arch, T>;
   constexpr int MR = Blk::MR_small, NV = Blk::NV_small, W = static_cast<int>(xsimd::batch<T, Arch>::size);
   constexpr int NR = NV * W;
-  // (The masked edge below walks whole MR-row tiles: with masks, MR_small must divide every M sent here.)
-  static_assert(!TailMask<Arch, T>::kAvailable || MR == 4, "masked edges assume M % MR_small == 0");
   const index_t ars = ta == Trans::N ? lda : 1, aks = ta == Trans::N ? 1 : lda;
   auto a_rows = [&](index_t i) { return ta == Trans::N ? A + i * lda : A + i; };
   index_t j = 0;
-  if (b_panel_conflicts<T>(ldb, K) && M >= 16) {
+  if (b_panel_conflicts<T>(ldb, K) && M >= 4 * MR) {
     // The K x NR panel of B, read in place, would sit in a few L1 sets only (see b_panel_conflicts) and be
     // evicted by itself between row tiles: copy it to a contiguous buffer once, then every row tile reads
-    // that (from 16 rows: at 16 x 1024 x 16 in double, three 6-row tiles without the copy ran at 0.80 of
-    // OpenBLAS, with it 1.19).
+    // that.
     using V = xsimd::batch<T, Arch>;
     T* panel = scratch<T, 3>(K * NR);
     for (; j + NR <= N; j += NR) {
@@ -476,7 +461,7 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   // tile by tile, before the tile leaves the cache.
   const bool epilogue_at_end = ep != nullptr && M * N <= kEpilogueAtEndElements;
 
-  if (direct_b && !parallel && M % 4 == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end)) {
+  if (direct_b && !parallel && M % Blk::MR_small == 0 && K <= Blk::KC && (ep == nullptr || epilogue_at_end)) {
     gemm_small<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
     if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
     return;
