@@ -280,8 +280,8 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
 // op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
 // K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
 // transpose, via strides). The tile is MR_small x NV_small vectors (gemm_blocking.hpp); the edge panel (N % NR
-// columns) is one masked tile per row block, only as many vectors wide as it needs. Without hardware masks it is
-// read in place when exactly one vector wide, else packed once and computed through run_tile's buffer.
+// columns) is one masked tile per row block, only as many vectors wide as it needs. Without hardware masks its
+// whole vectors are a narrower tile reading B in place, and only its last N % W columns go through a buffer.
 template <class Arch, class T, int MR, int NV>
 void small_edge(index_t n, index_t K, const T* a, index_t ars, index_t aks, const T* b, index_t ldb, T alpha, T beta,
                 const T* c_in, index_t ldc_in, T* c, index_t ldc) {
@@ -311,8 +311,9 @@ bool b_panel_conflicts(index_t ldb, index_t K) {
   return K > 4 * groups;
 }
 
-// One column panel of gemm_small: M / MR row tiles (M a multiple of MR). kBufferedN: a panel only n < NR
-// columns wide, b packed NR wide with zeros past n (no hardware masks): each tile goes through run_tile's buffer.
+// One column panel of gemm_small: M / MR row tiles (M a multiple of MR). kBufferedN: a panel only n < NV * W
+// columns wide, b packed NV * W wide with zeros past n (no hardware masks): each tile goes through run_tile's
+// buffer.
 template <class Arch, class T, int MR, int NV, bool kPackedB, bool kBufferedN = false, class ARows>
 void small_panel_rows(index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks, const T* b, index_t bks,
                       T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc, index_t n = 0) {
