@@ -198,8 +198,10 @@ template <class T>
   for (long k = 0; k < steps; ++k)
 #pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) {
-      if constexpr (sizeof(T) == 4) acc[i] = R(_mm256_fmadd_ps(__m256(acc[i]), __m256(m), __m256(a)));
-      else acc[i] = R(_mm256_fmadd_pd(__m256d(acc[i]), __m256d(m), __m256d(a)));
+      if constexpr (sizeof(T) == 4)
+        acc[i] = R(_mm256_fmadd_ps(__m256(acc[i]), __m256(m), __m256(a)));
+      else
+        acc[i] = R(_mm256_fmadd_pd(__m256d(acc[i]), __m256d(m), __m256d(a)));
     }
   for (int i = 1; i < 12; ++i) acc[0] += acc[i];
   *out = acc[0][0];
@@ -217,8 +219,10 @@ void BM_FmaPeak(benchmark::State& state) {
   constexpr long kSteps = 100000;
   T out = 0;
   for (auto _ : state) {
-    if (avx512) fma_chains_avx512<T>(kSteps, &out);
-    else fma_chains_avx2<T>(kSteps, &out);
+    if (avx512)
+      fma_chains_avx512<T>(kSteps, &out);
+    else
+      fma_chains_avx2<T>(kSteps, &out);
     benchmark::DoNotOptimize(out);
   }
   state.SetLabel(avx512 ? "avx512" : "avx2");

@@ -14,8 +14,8 @@
 //   NC       columns of the packed B block (KC x NC in L3).
 //   kDirectMaxM: at most this many rows of C, the small-shape path reads A where it lies (no packing), since
 //            each packed A panel would be reused only a few times (the ResNet regime, d <= 256).
-//   kDirectMaxPanels: A is read in place also when N is at most this many column panels (NR wide), whatever M:
-//            a packed A block would serve only that many.
+//   kDirectMaxPanels: A is read in place also when N is at most this many column panels (NR wide), whatever
+//            M: a packed A block would serve only that many.
 //   kDirectMaxMForB: at most this many rows, B is read in place too. Packing B costs about K*N copies, paid back
 //            over M/MR row blocks; and with more row blocks, re-reading a strided B panel thrashes the TLB.
 //   kDotMaxMN: A * B^T with at most this many rows and columns runs as 4 x 4 blocks of dot products
@@ -52,12 +52,12 @@ struct GemmBlocking<xsimd::avx512f, T> {
 };
 // AVX2 + FMA: 6 x 2 ymm = 12 accumulators of 16 registers (the classic Haswell shape). Measured on a Zen 2
 // EPYC (FMA latency 5 on two pipes: fewer than 10 accumulators leave them idle), paired bursts against
-// OpenBLAS's Zen kernels. gemm_small 4 x 2 -> 4 x 3 (12 accumulators, 3 loads + 4 broadcasts per 12 FMAs; 6 x 2
-// needed row tails and did less well): 16 x 256 x 16 in f64 4.1 -> 3.5 us (1.40 -> 1.64 of OpenBLAS), 64 x 256
-// x 64 0.97 -> 1.17, 64 x 1024 x 64 in f32 0.93 -> 1.17. The direct path's 4 x 2 tile lost to packing A from 128
-// rows up: kDirectMaxM 256 -> 64 took 256 x 256 x 256 from 0.86 to 1.04 (f64) and 0.82 to 0.99 (f32), 256 x
-// 1024 x 256 from 0.90 to 1.08 and 0.83 to 1.00, 128^3 from 0.86 to 0.97 and 0.90 to 1.00; 256 x 32 x 256 in
-// f32 (two column panels) kept the direct path, 1.03 (0.88 packed).
+// OpenBLAS's Zen kernels. gemm_small 4 x 2 -> 4 x 3 (12 accumulators, 3 loads + 4 broadcasts per 12 FMAs; 6 x
+// 2 needed row tails and did less well): 16 x 256 x 16 in f64 4.1 -> 3.5 us (1.40 -> 1.64 of OpenBLAS), 64 x
+// 256 x 64 0.97 -> 1.17, 64 x 1024 x 64 in f32 0.93 -> 1.17. The direct path's 4 x 2 tile lost to packing A
+// from 128 rows up: kDirectMaxM 256 -> 64 took 256 x 256 x 256 from 0.86 to 1.04 (f64) and 0.82 to 0.99
+// (f32), 256 x 1024 x 256 from 0.90 to 1.08 and 0.83 to 1.00, 128^3 from 0.86 to 0.97 and 0.90 to 1.00; 256 x
+// 32 x 256 in f32 (two column panels) kept the direct path, 1.03 (0.88 packed).
 template <class T>
 struct GemmBlocking<xsimd::fma3<xsimd::avx2>, T> {
   static constexpr int MR = 6, MR_direct = 4, NV = 2, NV_direct = 2, MR_small = 4, NV_small = 3;

@@ -2,11 +2,11 @@
 // GEMM as blocks of dot products, for C = op(A) * B^T with few rows and columns and a long K: the weight
 // gradient of a residual layer, dW (d x d) = dZ (d x B) h^T (B x d), where d is small and the batch B is long.
 //
-// Here both A's rows and B's rows are contiguous in k, so a 4 x 4 block of C is 16 dot products computed side by
-// side: per step, 4 + 4 vector loads feed 16 fused multiply-adds, and nothing is packed (3 x 4 blocks on AVX2).
-// (The packed path would first transpose B, which at d = 16 costs as much as the multiplication itself.) Each
-// accumulator is reduced across lanes once at the end, in a fixed order: the result does not depend on the
-// thread count.
+// Here both A's rows and B's rows are contiguous in k, so a 4 x 4 block of C is 16 dot products computed side
+// by side: per step, 4 + 4 vector loads feed 16 fused multiply-adds, and nothing is packed (3 x 4 blocks on
+// AVX2). (The packed path would first transpose B, which at d = 16 costs as much as the multiplication
+// itself.) Each accumulator is reduced across lanes once at the end, in a fixed order: the result does not
+// depend on the thread count.
 #include <immintrin.h>
 
 #include <algorithm>

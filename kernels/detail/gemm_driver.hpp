@@ -279,9 +279,10 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
 // The tape's GEMMs: few rows (M a multiple of MR_small, at most kDirectMaxMForB), one depth block (K <= KC),
 // op(B) = B read in place, one thread. Just the two loops around the micro-kernel: column panels outside (the
 // K x NR panel of B stays in L1 while every row tile uses it), row tiles inside, A read in place (either
-// transpose, via strides). The tile is MR_small x NV_small vectors (gemm_blocking.hpp); the edge panel (N % NR
-// columns) is one masked tile per row block, only as many vectors wide as it needs. Without hardware masks its
-// whole vectors are a narrower tile reading B in place, and only its last N % W columns go through a buffer.
+// transpose, via strides). The tile is MR_small x NV_small vectors (gemm_blocking.hpp); the edge panel (N %
+// NR columns) is one masked tile per row block, only as many vectors wide as it needs. Without hardware masks
+// its whole vectors are a narrower tile reading B in place, and only its last N % W columns go through a
+// buffer.
 template <class Arch, class T, int MR, int NV>
 void small_edge(index_t n, index_t K, const T* a, index_t ars, index_t aks, const T* b, index_t ldb, T alpha, T beta,
                 const T* c_in, index_t ldc_in, T* c, index_t ldc) {
@@ -315,25 +316,28 @@ bool b_panel_conflicts(index_t ldb, index_t K) {
 // columns wide, b packed NV * W wide with zeros past n (no hardware masks): each tile goes through run_tile's
 // buffer.
 template <class Arch, class T, int MR, int NV, bool kPackedB, bool kBufferedN = false, class ARows>
-void small_panel_rows(index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks, const T* b, index_t bks,
-                      T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc, index_t n = 0) {
+void small_panel_rows(index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks, const T* b,
+                      index_t bks, T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc,
+                      index_t n = 0) {
   for (index_t i = 0; i < M; i += MR) {
     if constexpr (kBufferedN)
-      run_tile<Arch, T, MR, NV, false, true>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in, ldc_in,
-                                             c + i * ldc, ldc, MR, n);
+      run_tile<Arch, T, MR, NV, false, true>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in,
+                                             ldc_in, c + i * ldc, ldc, MR, n);
     else
-      micro_kernel<Arch, T, MR, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta, c_in + i * ldc_in,
-                                                     ldc_in, c + i * ldc, ldc);
+      micro_kernel<Arch, T, MR, NV, false, kPackedB>(K, a_rows(i), ars, aks, b, bks, alpha, beta,
+                                                     c_in + i * ldc_in, ldc_in, c + i * ldc, ldc);
   }
 }
 
 // gemm_small's edge of nvec < NV whole vectors, B in place, as tiles nvec vectors wide (no masks needed).
 template <class Arch, class T, int MR, int NV, class ARows>
 void small_edge_vectors(index_t nvec, index_t M, index_t K, const ARows& a_rows, index_t ars, index_t aks,
-                        const T* b, index_t ldb, T alpha, T beta, const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+                        const T* b, index_t ldb, T alpha, T beta, const T* c_in, index_t ldc_in, T* c,
+                        index_t ldc) {
   if constexpr (NV > 1) {
     if (nvec < NV) {
-      small_edge_vectors<Arch, T, MR, NV - 1>(nvec, M, K, a_rows, ars, aks, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+      small_edge_vectors<Arch, T, MR, NV - 1>(nvec, M, K, a_rows, ars, aks, b, ldb, alpha, beta, c_in, ldc_in,
+                                              c, ldc);
       return;
     }
   }
@@ -360,13 +364,13 @@ template <class Arch, class T>
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v)
           V::load_unaligned(B + k * ldb + j + v * W).store_aligned(panel + k * NR + v * W);
-      small_panel_rows<Arch, T, MR, NV, true>(M, K, a_rows, ars, aks, panel, NR, alpha, beta, C_in + j, ldc_in,
-                                              C + j, ldc);
+      small_panel_rows<Arch, T, MR, NV, true>(M, K, a_rows, ars, aks, panel, NR, alpha, beta, C_in + j,
+                                              ldc_in, C + j, ldc);
     }
   }
   for (; j + NR <= N; j += NR)
-    small_panel_rows<Arch, T, MR, NV, false>(M, K, a_rows, ars, aks, B + j, ldb, alpha, beta, C_in + j, ldc_in,
-                                             C + j, ldc);
+    small_panel_rows<Arch, T, MR, NV, false>(M, K, a_rows, ars, aks, B + j, ldb, alpha, beta, C_in + j,
+                                             ldc_in, C + j, ldc);
   if constexpr (TailMask<Arch, T>::kAvailable) {
     if (j < N && NV >= 4 && N - j <= 2 * W && M % (2 * MR) == 0) {
       // An edge at most two vectors wide (N = 32 floats) twice as tall: 2 MR x 2 vectors is as many accumulators
@@ -381,8 +385,8 @@ template <class Arch, class T>
     }
   } else if (j < N) {
     // Without masks: the edge's whole vectors as a narrower tile, B in place (N = 100 doubles on AVX2: one
-    // vector); then the last N % W columns, if any, packed once into a zero-padded K x W panel, each one-vector
-    // tile computed into a buffer and those columns written out (run_tile).
+    // vector); then the last N % W columns, if any, packed once into a zero-padded K x W panel, each
+    // one-vector tile computed into a buffer and those columns written out (run_tile).
     const index_t whole = (N - j) / W * W;
     if constexpr (NV > 1) {
       if (whole > 0)
@@ -393,8 +397,8 @@ template <class Arch, class T>
     if (j < N) {
       T* edge = scratch<T, 3>(K * W);
       pack_b_panel<Arch, T, W>(Trans::N, B, ldb, 0, K, j, N - j, edge);
-      small_panel_rows<Arch, T, MR, 1, true, true>(M, K, a_rows, ars, aks, edge, W, alpha, beta, C_in + j, ldc_in,
-                                                   C + j, ldc, N - j);
+      small_panel_rows<Arch, T, MR, 1, true, true>(M, K, a_rows, ars, aks, edge, W, alpha, beta, C_in + j,
+                                                   ldc_in, C + j, ldc, N - j);
     }
   }
 }
@@ -454,7 +458,8 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
     return;
   }
 
-  // Read A in place: few rows, or few column panels of B (a packed A block would be reused by too few of them).
+  // Read A in place: few rows, or few column panels of B (a packed A block would be reused by too few of
+  // them).
   const bool direct_a = M <= Blk::kDirectMaxM || N <= Blk::kDirectMaxPanels * NR;
   const bool direct_b = M <= Blk::kDirectMaxMForB && tb == Trans::N;  // read B in place (rows of op(B) contiguous)
   // A small C (the tape's layers) takes its epilogue in one pass after the multiplication, while it is still in

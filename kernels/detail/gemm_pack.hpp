@@ -152,10 +152,11 @@ template <class Arch>
   }
 }
 
-// AVX2: the same in-register transposes for 256-bit registers, 4 x 4 doubles or 8 x 8 floats; r[i] holds row i
-// of the block on entry and column i on exit.
+// AVX2: the same in-register transposes for 256-bit registers, 4 x 4 doubles or 8 x 8 floats; r[i] holds row
+// i of the block on entry and column i on exit.
 inline void transpose_block_avx2(__m256d (&r)[4]) {
-  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);  // a0 b0 a2 b2, a1 b1 ..
+  // Rows a, b, c, d: t0 = a0 b0 a2 b2, t1 = a1 b1 a3 b3 (t2, t3 the same for c, d); then 128-bit halves.
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
   const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
   r[0] = _mm256_permute2f128_pd(t0, t2, 0x20), r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
   r[2] = _mm256_permute2f128_pd(t0, t2, 0x31), r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
@@ -166,9 +167,11 @@ inline void transpose_block_avx2(__m256 (&r)[8]) {
     t[g] = _mm256_unpacklo_ps(r[g], r[g + 1]), t[g + 1] = _mm256_unpackhi_ps(r[g], r[g + 1]);
     t[g + 2] = _mm256_unpacklo_ps(r[g + 2], r[g + 3]), t[g + 3] = _mm256_unpackhi_ps(r[g + 2], r[g + 3]);
     u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44), u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xEE);
-    u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44), u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
   }
-  for (int c = 0; c < 4; ++c) {  // column c from rows 0-3 (u[c]) and rows 4-7 (u[4 + c]), low halves; c + 4 high
+  // Column c: the low halves of u[c] (rows 0-3) and u[4 + c] (rows 4-7); column c + 4: their high halves.
+  for (int c = 0; c < 4; ++c) {
     r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
     r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
   }
@@ -179,9 +182,9 @@ void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, ind
   if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>> && NR % (32 / int(sizeof(T))) == 0) {
     if (tb == Trans::T) {
       // panel[k * NR + j] = B[(j0 + j) * ldb + p0 + k], V rows of B x V values of k at a time, transposed in
-      // registers; without masked loads, a partial block of rows (past nr) or of k (past kc) is copied one value
-      // at a time. On a Zen 2 the scalar copy took about 0.7 ns per value (dW at 64 x 64 x 256: 6% of a d = 64
-      // training step).
+      // registers; without masked loads, a partial block of rows (past nr) or of k (past kc) is copied one
+      // value at a time. On a Zen 2 the scalar copy took about 0.7 ns per value (dW at 64 x 64 x 256: 6% of a
+      // d = 64 training step).
       constexpr int V = 32 / int(sizeof(T));
       using R = typename xsimd::batch<T, Arch>::register_type;  // __m256d or __m256
       const index_t k_whole = kc / V * V;
@@ -199,14 +202,18 @@ void pack_b_panel(Trans tb, const T* B, index_t ldb, index_t p0, index_t kc, ind
             R r[V];
 #pragma GCC unroll 8
             for (int i = 0; i < V; ++i) {
-              if constexpr (sizeof(T) == 8) r[i] = _mm256_loadu_pd(src + i * ldb + k);
-              else r[i] = _mm256_loadu_ps(src + i * ldb + k);
+              if constexpr (sizeof(T) == 8)
+                r[i] = _mm256_loadu_pd(src + i * ldb + k);
+              else
+                r[i] = _mm256_loadu_ps(src + i * ldb + k);
             }
             transpose_block_avx2(r);
 #pragma GCC unroll 8
             for (int i = 0; i < V; ++i) {
-              if constexpr (sizeof(T) == 8) _mm256_storeu_pd(dst + (k + i) * NR, r[i]);
-              else _mm256_storeu_ps(dst + (k + i) * NR, r[i]);
+              if constexpr (sizeof(T) == 8)
+                _mm256_storeu_pd(dst + (k + i) * NR, r[i]);
+              else
+                _mm256_storeu_ps(dst + (k + i) * NR, r[i]);
             }
           }
         }

@@ -87,8 +87,8 @@ T sum_lanes(const Batch<Arch, T>& v) {
 // out[k] = op(in[k]...) for k in [0, n), op taking and returning batches. out may alias an input (in place):
 // each batch is loaded before it is stored. flatten inlines op and the xsimd math it calls (exp, tanh ...)
 // into the loop: batches then stay in registers instead of going through memory at every out-of-line call.
-// GCC contracts a * b + c into FMAs per inlined copy of op (-ffp-contract=fast is its default), and two copies
-// were seen to round differently: every copy here must give the same bits, which
+// GCC contracts a * b + c into FMAs per inlined copy of op (-ffp-contract=fast is its default), and two
+// copies were seen to round differently: every copy here must give the same bits, which
 // Activations.TailElementsMatchVectorBodyBitForBit checks on every target (a row through each copy).
 template <class Arch, class T, class Op, class... In>
 [[gnu::flatten]] void map_span(index_t n, const Op& op, T* out, const In*... in) {

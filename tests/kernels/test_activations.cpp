@@ -378,7 +378,9 @@ TYPED_TEST(Activations, TailElementsMatchVectorBodyBitForBit) {
   std::mt19937_64 rng(14);
   std::uniform_real_distribution<double> u(-6, 6);
   constexpr index_t n = 37;  // AVX2 doubles: 4 pairs, one single batch, a tail of 1; AVX-512 floats: 2 + 5
-  auto constant = [](const std::vector<T>& v) { return testing::bitwise_equal(v, std::vector<T>(v.size(), v[0])); };
+  auto constant = [](const std::vector<T>& v) {
+    return testing::bitwise_equal(v, std::vector<T>(v.size(), v[0]));
+  };
   for (Target target : available_targets()) {
     TargetScope scope(target);
     SCOPED_TRACE(testing::target_label(target));
