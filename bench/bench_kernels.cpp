@@ -148,21 +148,16 @@ void BM_GemmPaired(benchmark::State& state, tk::Trans ta, tk::Trans tb, int M, i
 // latency x issue width on every x86 core in use, so no chain waits on another). scripts/bench_table.py puts both
 // libraries' GEMM rates against it: at a shape where both run at about the peak, neither can pull ahead, and
 // whether their ratio lands above or below 1 is noise.
-// __m512 or __m512d without their may_alias attribute (which a template argument would drop, with a warning)
-template <class T>
-struct Vec512;
-template <>
-struct Vec512<float> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct Vec512<double> {
-  typedef double type __attribute__((vector_size(64)));
+// A vector of Bytes / sizeof(T) lanes: __m512(d) or __m256(d) without their may_alias attribute (which a
+// template argument would drop, with a warning)
+template <class T, int Bytes>
+struct VectorOf {
+  typedef T type __attribute__((vector_size(Bytes)));
 };
 
 template <class T>
 [[gnu::target("avx512f")]] void fma_chains_avx512(long steps, T* out) {
-  using R = typename Vec512<T>::type;
+  using R = typename VectorOf<T, 64>::type;
   R acc[16];
   for (int i = 0; i < 16; ++i) acc[i] = R{} + T(i);
   const R m = R{} + T(0.999999), a = R{} + T(1e-7);
@@ -178,20 +173,10 @@ template <class T>
 
 // The same with 256-bit vectors, for an AVX2 + FMA core: 12 chains (16 ymm registers; two FMA pipes with a
 // latency of 4 or 5 cycles need 8 to 10 chains in flight).
-template <class T>
-struct Vec256;
-template <>
-struct Vec256<float> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct Vec256<double> {
-  typedef double type __attribute__((vector_size(32)));
-};
 
 template <class T>
 [[gnu::target("avx2,fma")]] void fma_chains_avx2(long steps, T* out) {
-  using R = typename Vec256<T>::type;
+  using R = typename VectorOf<T, 32>::type;
   R acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = R{} + T(i);
   const R m = R{} + T(0.999999), a = R{} + T(1e-7);
