@@ -189,7 +189,7 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
         const index_t p_begin = (unit % groups) * panels_per_group;
         const index_t p_end = std::min(n_panels, p_begin + panels_per_group);
         if (!g.direct_a && packed_ic != ic) {
-          pack_a<T, MR>(g.ta, A, lda, ic, mc, pc, kc, a_packed);
+          pack_a<Arch, T, MR>(g.ta, A, lda, ic, mc, pc, kc, a_packed);
           packed_ic = ic;
         }
         for (index_t p = p_begin; p < p_end; ++p) {
@@ -240,7 +240,7 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
               if (!g.direct_a) {
                 a = a_packed + ir * kc;
               } else {
-                pack_a<T, MR>(g.ta, A, lda, ic + ir, mr, pc, kc, a_edge);
+                pack_a<Arch, T, MR>(g.ta, A, lda, ic + ir, mr, pc, kc, a_edge);
                 a = a_edge;
               }
               if (b_in_place)
