@@ -56,9 +56,10 @@ B fma_exact(const B& x, const B& y, const B& z) {
 // mantissa bits, and shifting those bits into the exponent field builds 2^k with integer SIMD ops.
 //   y = k ln2 + r, |r| <= ln2/2 (Cody-Waite with a two-part ln2), exp(r) by a minimax polynomial (degree 11
 //   in double, error 3e-18; degree 6 in float, 2e-9; scripts/fit_activation_math.py), times 2^k.
-// Measured against long double over [-708, 0]: within 1.0 ulp (1.06 with AVX2's Estrin form of the polynomial,
-// exp_reduced; 4 million random points, half of them in [-1, 0]). Results below the smallest normal are flushed
-// to 0 (y < -708.39 in double, -87.3 in float), as xsimd::exp does; -inf gives 0 and NaN stays NaN.
+// Measured against long double over [-708, 0]: within 1.0 ulp (1.06 with AVX2's Estrin form of the
+// polynomial, exp_reduced; 4 million random points, half of them in [-1, 0]). Results below the smallest
+// normal are flushed to 0 (y < -708.39 in double, -87.3 in float), as xsimd::exp does; -inf gives 0 and NaN
+// stays NaN.
 template <class T>
 struct ExpNonpositive;
 template <>
@@ -97,9 +98,9 @@ B horner(const B& x, const T (&c)[N]) {
   return r;
 }
 
-// c[First] + c[First+1] x + ... + c[N-1] x^{N-1-First} by Estrin's scheme: pairs c[2i] + c[2i+1] x, then pairs
-// of those with x², then with x⁴, ...: a dependency chain of about log2(N) + 1 FMAs instead of N - 1, for a few
-// more multiplications, and a little more rounding (the last sum adds two rounded parts).
+// c[First] + c[First+1] x + ... + c[N-1] x^{N-1-First} by Estrin's scheme: pairs c[2i] + c[2i+1] x, then
+// pairs of those with x², then with x⁴, ...: a dependency chain of about log2(N) + 1 FMAs instead of N - 1,
+// for a few more multiplications, and a little more rounding (the last sum adds two rounded parts).
 template <std::size_t N, class B>
 B estrin_combine(const B (&t)[N], const B& x_power) {
   if constexpr (N == 1) {
@@ -123,8 +124,8 @@ B estrin(const B& x, const T (&c)[N]) {
   return estrin_combine(t, x * x);
 }
 
-// Estrin instead of Horner in double on AVX2 and SSE2: a double Horner chain of 10-11 FMAs at latency 5 left a
-// Zen 2's FMA pipes waiting even with two batches interleaved (map_span). Measured there, per 4096 doubles:
+// Estrin instead of Horner in double on AVX2 and SSE2: a double Horner chain of 10-11 FMAs at latency 5 left
+// a Zen 2's FMA pipes waiting even with two batches interleaved (map_span). Measured there, per 4096 doubles:
 // gelu_erf forward 13.3 -> 11.9 us, forward with derivative 15.4 -> 12.9, tanh forward with derivative
 // 10.6 -> 9.2 (8.5-9.2 over runs); one X6 iteration (BM_P4Step, L = 1024) 5-9% faster; SSE2 (no FMA) 25-35%.
 // Float's polynomials are half as long and gained nothing; AVX-512 was not measured with it.
@@ -235,8 +236,8 @@ B erfcx_part(const B& s, const T (&c)[N]) {
 //   Φ(-|x|) = erfc(|x|/√2)/2 = e erfcx(|x|/√2)/2, and Φ(|x|) = 1 - Φ(-|x|).
 // One formula over the whole line, no branches: the only cancellation is in 1 - Φ(-|x|) for x > 0, which costs
 // nothing in absolute terms (Φ is within 1 of 1 there). Measured against long double erfc on AVX2 (4 million
-// points on [-37.5, 8]): Φ within 1.6 eps absolute everywhere (1.03 with Horner sums); for x < 0 within 3.1 ulp
-// relative for |x| < 2 and 3.3 ulp out to x = -37 (Horner: 3.2 and 5.0), so the lower tail is accurate in
+// points on [-37.5, 8]): Φ within 1.6 eps absolute everywhere (1.03 with Horner sums); for x < 0 within 3.1
+// ulp relative for |x| < 2 and 3.3 ulp out to x = -37 (Horner: 3.2 and 5.0), so the lower tail is accurate in
 // relative terms too, down to the smallest normal. NaN in, NaN out; x = ±inf gives Φ = 1 or 0 and φ = 0.
 template <class B>
 void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
