@@ -174,8 +174,8 @@ TYPED_TEST(GemmTest, BRowsAPowerOfTwoKilobytesApartMatchReference) {
 
 // K = 16 (and 32, 64) with B as stored and M a multiple of 8 takes the fixed-depth tiles on AVX-512
 // (gemm_fixed_depth.hpp), A either way round: a masked edge of one or two vectors, A's rows K apart (read in
-// place) or not (copied), up to M = 64; other M and M = 65, N = 1024 take the other paths. C full of NaN when
-// beta = 0.
+// place) or not (copied), up to M = 64, also with rows of 4 KB or more (N = 1024, 1031); other M and M = 65 take
+// the other paths. C full of NaN when beta = 0.
 TYPED_TEST(GemmTest, FixedDepthMatchesReference) {
   using T = TypeParam;
   for (Target target : available_targets()) {
@@ -191,7 +191,7 @@ TYPED_TEST(GemmTest, FixedDepthMatchesReference) {
           check_case<T>({ta, Trans::N, M, N, 16, alpha, beta}, rng, /*nan_in_c=*/beta == 0.0);
         if (this->HasFailure()) return;
       }
-    for (auto [M, N] : {std::pair<index_t, index_t>{16, 1024}, {64, 257}, {24, 48}})
+    for (auto [M, N] : {std::pair<index_t, index_t>{16, 1024}, {8, 1031}, {64, 257}, {24, 48}})
       for (double beta : kScalars)
         for (Trans ta : kTrans) check_case<T>({ta, Trans::N, M, N, 16, -0.5, beta}, rng);
     // A's rows exactly K apart (the tiles read them in place) and A^T's exactly M apart; depths 32 and 64 (also
