@@ -29,8 +29,15 @@ struct CommonFlags {
 
   void add_to(CLI::App& app) {
     app.add_option("--out", out, "output folder (default results/<experiment>-<UTC timestamp>)");
+    // A minus sign is refused: CLI11 would read "-5" into the unsigned seed as 2^64 - 5.
+    const CLI::Validator no_minus(
+        [](std::string& v) {
+          return v.find('-') == std::string::npos ? std::string() : "a seed is a non-negative integer, got " + v;
+        },
+        "");
     app.add_option("--seed", seed, "base random seed (every network, sample and data set derives from it)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(no_minus);
     app.add_option("--threads", threads, "threads for the sweep points (0: all cores); results do not depend on it")
         ->capture_default_str()
         ->check(CLI::Range(0, 1024));

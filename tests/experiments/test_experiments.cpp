@@ -207,6 +207,8 @@ TEST(Experiments, MalformedCsvInputsAreRefusedWithTheFileNamed) {
 
 TEST(Experiments, BadFlagsExitTwo) {
   EXPECT_EQ(tapelab({"run", "X1", "--seeds", "many"}), 2);
+  EXPECT_EQ(tapelab({"run", "X1", "--seed", "-5"}), 2);  // not wrapped around to 2^64 - 5
+  EXPECT_EQ(tapelab({"run", "X1", "--threads", "-1"}), 2);
   EXPECT_EQ(tapelab({"run", "X99"}), 2);
   EXPECT_EQ(tapelab({"run", "X1", "--depths", "100,10"}), 2);
   EXPECT_EQ(tapelab({"run", "X5", "--activation", "swish"}), 2);
