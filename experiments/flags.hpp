@@ -6,9 +6,12 @@
 //
 // Vector flags take comma-separated values (--depths 10,100,1000). After parsing, apply_quick() sets the quick
 // value of every flag the user did not give: `--quick --seeds 20` reduces everything but the seed count.
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +28,7 @@ class Flags {
                    std::optional<V> quick = std::nullopt) {
     CLI::Option* option = app_.add_option(name, value, help)->capture_default_str();
     if constexpr (is_vector<V>::value) option->delimiter(',');
+    if constexpr (std::is_floating_point_v<typename element<V>::type>) option->check(finite_number());
     Entry e{name, option, {}, [&value] { return nlohmann::json(value); }};
     if (quick) e.set_quick = [&value, q = *quick] { value = q; };
     entries_.push_back(std::move(e));
@@ -60,6 +64,24 @@ class Flags {
   struct is_vector : std::false_type {};
   template <class U, class A>
   struct is_vector<std::vector<U, A>> : std::true_type {};
+  template <class V>
+  struct element {
+    using type = V;
+  };
+  template <class U, class A>
+  struct element<std::vector<U, A>> {
+    using type = U;
+  };
+  // Refuses nan and inf (which CLI11 reads into a double like any number) in a real-valued flag, or in any
+  // element of a list. A word that is no number at all passes here and fails CLI11's conversion.
+  static CLI::Validator finite_number() {
+    return CLI::Validator(
+        [](std::string& v) {
+          const double x = std::strtod(v.c_str(), nullptr);
+          return std::isfinite(x) ? std::string() : "'" + v + "' is not a finite number";
+        },
+        "");
+  }
 
   struct Entry {
     std::string name;

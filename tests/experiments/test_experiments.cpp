@@ -209,6 +209,8 @@ TEST(Experiments, BadFlagsExitTwo) {
   EXPECT_EQ(tapelab({"run", "X1", "--seeds", "many"}), 2);
   EXPECT_EQ(tapelab({"run", "X1", "--seed", "-5"}), 2);  // not wrapped around to 2^64 - 5
   EXPECT_EQ(tapelab({"run", "X1", "--threads", "-1"}), 2);
+  EXPECT_EQ(tapelab({"run", "X6", "--eta0", "inf"}), 2);  // real-valued flags and lists: finite numbers only
+  EXPECT_EQ(tapelab({"run", "X1", "--betas", "0.5,nan"}), 2);
   EXPECT_EQ(tapelab({"run", "X99"}), 2);
   EXPECT_EQ(tapelab({"run", "X1", "--depths", "100,10"}), 2);
   EXPECT_EQ(tapelab({"run", "X5", "--activation", "swish"}), 2);
