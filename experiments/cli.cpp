@@ -32,7 +32,8 @@ struct CommonFlags {
     // A minus sign is refused: CLI11 would read "-5" into the unsigned seed as 2^64 - 5.
     const CLI::Validator no_minus(
         [](std::string& v) {
-          return v.find('-') == std::string::npos ? std::string() : "a seed is a non-negative integer, got " + v;
+          return v.find('-') == std::string::npos ? std::string()
+                                                  : "a seed is a non-negative integer, got " + v;
         },
         "");
     app.add_option("--seed", seed, "base random seed (every network, sample and data set derives from it)")

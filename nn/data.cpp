@@ -121,8 +121,8 @@ Matrix read_csv(const std::string& path, bool has_header) {
         throw std::runtime_error(file_error(path, "line " + std::to_string(line_number) + ", column " +
                                                       std::to_string(count) + ": '" + field +
                                                       "' is not a number"));
-      // stod reads "nan" and "inf" (and overflows to inf): data with them would only fail later, as a
-      // non-finite loss, far from its cause.
+      // stod reads "nan" and "inf" like any number: data with them would only fail later, as a non-finite
+      // loss, far from its cause.
       if (!std::isfinite(v))
         throw std::runtime_error(file_error(path, "line " + std::to_string(line_number) + ", column " +
                                                       std::to_string(count) + ": '" + field +

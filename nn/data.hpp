@@ -30,8 +30,8 @@ Dataset p4_gaussian_data(Rng& rng, index_t n, index_t d, index_t d_out);
 Dataset p5_uniform_data(Rng& rng, index_t n, index_t d_in, index_t d_out);
 
 // CSV of numbers: one matrix row per line, comma-separated, optional header line skipped. Errors name the
-// file and the line (and column) at fault: unreadable file, a non-number or a non-finite one (nan, inf), a row
-// of another length, no rows.
+// file and the line (and column) at fault: unreadable file, a non-number or a non-finite one (nan, inf), a
+// row of another length, no rows.
 Matrix read_csv(const std::string& path, bool has_header = false);
 
 // IDX file (LeCun's MNIST format), unsigned-byte data only, plain or gzip-compressed (zlib reads both).

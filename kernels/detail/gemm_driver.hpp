@@ -434,17 +434,18 @@ void gemm_driver(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
   const bool parallel = M * N * K >= kGemmParallelMacs && omp_get_max_threads() > 1 && !omp_in_parallel();
   const int threads = parallel ? omp_get_max_threads() : 1;
 
-  // Depths 16, 32, 64 (the ResNet widths), B as stored: tiles whose k loop unrolls (gemm_fixed_depth.hpp), rows
-  // outside, so B must stay in L1 while each row block walks it: at 64 x 256 x 64 in double (B 128 KB) they ran
-  // at 0.98 of OpenBLAS against gemm_small's 1.35, at 64 x 32 x 64 in float (B 8 KB) at 1.05 against 0.88. Depth
-  // 16 always, whatever N (B read 8 rows at a time is cheap to stream from L2; at 16 x 1024 x 16, rows of 4 KB,
-  // 0.94 -> 1.04-1.10 of OpenBLAS in float and 0.95-0.98 -> 1.07-1.08 in double against gemm_small on a Zen 4).
-  // Deeper, rows of 4 KB or more stay on gemm_small, which copies a B panel whose rows crowd into a few L1 sets.
+  // Depths 16, 32, 64 (the ResNet widths), B as stored: tiles whose k loop unrolls (gemm_fixed_depth.hpp),
+  // rows outside, so B must stay in L1 while each row block walks it: at 64 x 256 x 64 in double (B 128 KB)
+  // they ran at 0.98 of OpenBLAS against gemm_small's 1.35, at 64 x 32 x 64 in float (B 8 KB) at 1.05 against
+  // 0.88. Depth 16 always, whatever N (B read 8 rows at a time is cheap to stream from L2; at 16 x 1024 x 16,
+  // rows of 4 KB, 0.94 -> 1.04-1.10 of OpenBLAS in float and 0.95-0.98 -> 1.07-1.08 in double against
+  // gemm_small on a Zen 4). Deeper, rows of 4 KB or more stay on gemm_small, which copies a B panel whose
+  // rows crowd into a few L1 sets.
   if constexpr (TailMask<Arch, T>::kAvailable) {
     const index_t row_bytes = N * index_t(sizeof(T));
-    if (tb == Trans::N && has_fixed_depth(M, K) && (K == 16 || (row_bytes < 4096 && K * row_bytes <= 32 * 1024)) &&
-        M <= Blk::kDirectMaxMForB && !parallel &&
-        (ep == nullptr || M * N <= kEpilogueAtEndElements)) {
+    if (tb == Trans::N && has_fixed_depth(M, K) &&
+        (K == 16 || (row_bytes < 4096 && K * row_bytes <= 32 * 1024)) && M <= Blk::kDirectMaxMForB &&
+        !parallel && (ep == nullptr || M * N <= kEpilogueAtEndElements)) {
       gemm_fixed_depth<Arch, T>(ta, M, N, K, alpha, A, lda, B, ldb, beta, C_in, ldc_in, C, ldc);
       if (ep != nullptr) apply_epilogue<Arch, T>(*ep, 0, 0, M, N, C, ldc);
       return;

@@ -180,9 +180,9 @@ inline void transpose_block_avx2(__m256 (&r)[8]) {
 // AVX2, op(A) = A, 6-row panels (AVX2's MR): V values of k from each of the 6 rows at a time (V = 4 doubles
 // or 8 floats), transposed in registers, each k's 6 values stored as 4 + 2. Element by element, packing took
 // 6% of a 256^3 float GEMM on a Zen 2 (one store per value, at one store per cycle). Partial panels and the k
-// tail (kc % V) take the scalar copy. (AVX-512 keeps the scalar copy: the same transposes there, 8 x 8 doubles
-// and 16 x 16 floats stored 14 lanes at a time, took pack_a's share of a 512^3 GEMM on a Zen 4 only from 2.75%
-// to 2.15% in float and not at all in double, within the noise of the total.)
+// tail (kc % V) take the scalar copy. (AVX-512 keeps the scalar copy: the same transposes there, 8 x 8
+// doubles and 16 x 16 floats stored 14 lanes at a time, took pack_a's share of a 512^3 GEMM on a Zen 4 only
+// from 2.75% to 2.15% in float and not at all in double, within the noise of the total.)
 template <class Arch, class T, int MR>
 void pack_a(Trans ta, const T* A, index_t lda, index_t i0, index_t mc, index_t p0, index_t kc, T* out) {
   if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>> && MR == 6) {

@@ -129,8 +129,8 @@ B estrin(const B& x, const T (&c)[N]) {
 // gelu_erf forward 13.3 -> 11.9 us, forward with derivative 15.4 -> 12.9, tanh forward with derivative
 // 10.6 -> 9.2 (8.5-9.2 over runs); one X6 iteration (BM_P4Step, L = 1024) 5-9% faster; SSE2 (no FMA) 25-35%.
 // Float's polynomials are half as long and gained nothing. AVX-512 keeps Horner: on a Zen 4, Estrin took
-// gelu_erf forward from 7.8-8.2 to 8.8-9.2 us per 4096 doubles (its extra multiplications cost more there than
-// the shorter chains save).
+// gelu_erf forward from 7.8-8.2 to 8.8-9.2 us per 4096 doubles (its extra multiplications cost more there
+// than the shorter chains save).
 template <class B>
 constexpr bool kEstrin = std::is_same_v<typename B::value_type, double> &&
                          !std::is_same_v<typename B::arch_type, xsimd::avx512f>;

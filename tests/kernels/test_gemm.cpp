@@ -174,8 +174,8 @@ TYPED_TEST(GemmTest, BRowsAPowerOfTwoKilobytesApartMatchReference) {
 
 // K = 16 (and 32, 64) with B as stored and M a multiple of 8 takes the fixed-depth tiles on AVX-512
 // (gemm_fixed_depth.hpp), A either way round: a masked edge of one or two vectors, A's rows K apart (read in
-// place) or not (copied), up to M = 64, also with rows of 4 KB or more (N = 1024, 1031); other M and M = 65 take
-// the other paths. C full of NaN when beta = 0.
+// place) or not (copied), up to M = 64, also with rows of 4 KB or more (N = 1024, 1031); other M and M = 65
+// take the other paths. C full of NaN when beta = 0.
 TYPED_TEST(GemmTest, FixedDepthMatchesReference) {
   using T = TypeParam;
   for (Target target : available_targets()) {

@@ -152,8 +152,9 @@ TEST_F(DataFiles, CsvReadsNumbersAndRejectsBadRows) {
   EXPECT_THAT([&] { read_csv(write_text("nan.csv", "1,2\n3,nan\n")); },
               testing::ThrowsMessage<std::runtime_error>(
                   HasSubstr("nan.csv': line 2, column 2: 'nan' is not a finite number")));
-  EXPECT_THAT([&] { read_csv(write_text("inf.csv", "-inf,2\n")); },
-              testing::ThrowsMessage<std::runtime_error>(HasSubstr("line 1, column 1: '-inf' is not a finite")));
+  EXPECT_THAT(
+      [&] { read_csv(write_text("inf.csv", "-inf,2\n")); },
+      testing::ThrowsMessage<std::runtime_error>(HasSubstr("line 1, column 1: '-inf' is not a finite")));
   EXPECT_THAT([&] { read_csv(write_text("empty.csv", "h\n"), true); },
               testing::ThrowsMessage<std::runtime_error>(HasSubstr("empty.csv': no data rows")));
   EXPECT_THAT([&] { read_csv((dir_ / "none.csv").string()); },
