@@ -10,6 +10,8 @@
 // distance to an independent reference draw falls like L^{-1/2} (slope -1/2), not like 1/L.
 #include <cmath>
 #include <numbers>
+#include <sstream>
+#include <stdexcept>
 
 #include "autodiff/autodiff.hpp"
 #include "experiments/common.hpp"
@@ -190,6 +192,21 @@ void X5::run(Run& run) {
   }
   run.write_csv("errors.csv", table);
 
+  // The slopes are fits on log scales, so every error must be positive and finite. Weights far too large
+  // saturate the activations (every depth then gives the ODE's output exactly: error 0) or overflow: say so
+  // here, in the experiment's terms, rather than as a failed fit.
+  auto check_errors = [&](const char* path, const std::vector<double>& err) {
+    for (std::size_t k = 0; k < err.size(); ++k)
+      if (!(err[k] > 0 && std::isfinite(err[k]))) {
+        std::ostringstream msg;
+        msg << "the " << path << " path's sup error at L = " << depths[k] << " is " << err[k]
+            << " (errors.csv), but a slope needs positive, finite errors: saturated activations?"
+            << " (--weight-std " << c_.weight_std << ")";
+        throw std::runtime_error(msg.str());
+      }
+  };
+  check_errors("smooth", smooth_err);
+  check_errors("rough", rough_err);
   const nn::LinearFit smooth_fit = nn::log_log_fit(depths, smooth_err);
   const nn::LinearFit rough_fit = nn::log_log_fit(depths, rough_err);
   const double resnet_ref_vs_rk4 = sup_distance(resnet_reference, F);

@@ -205,6 +205,21 @@ TEST(Experiments, MalformedCsvInputsAreRefusedWithTheFileNamed) {
             1);
 }
 
+TEST(Experiments, X5WithSaturatedWeightsFailsInItsOwnTerms) {
+  // Weights of std 1e300 saturate every activation: all errors are 0 and no slope exists. The run stops with
+  // exit 1 and a message about the errors and the weights (not an error from inside the log-log fit).
+  const std::string dir = fresh_dir("x5_saturated");
+  ::testing::internal::CaptureStderr();
+  const int code =
+      tapelab({"run", "X5", "--depths", "4,8", "--inputs", "4", "--reference-steps", "64",
+               "--resnet-reference-depth", "64", "--weight-std", "1e300", "--no-plots", "--out", dir});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(err, HasSubstr("sup error at L = 4 is 0"));
+  EXPECT_THAT(err, HasSubstr("--weight-std 1e+300"));
+  EXPECT_TRUE(fs::exists(dir + "/errors.csv"));  // the raw data the message points to
+}
+
 TEST(Experiments, BadFlagsExitTwo) {
   EXPECT_EQ(tapelab({"run", "X1", "--seeds", "many"}), 2);
   EXPECT_EQ(tapelab({"run", "X1", "--seed", "-5"}), 2);  // not wrapped around to 2^64 - 5
