@@ -117,16 +117,15 @@ Matrix read_csv(const std::string& path, bool has_header) {
       } catch (const std::exception&) {
         used = 0;
       }
-      if (used == 0 || field.find_first_not_of(" \t", used) != std::string::npos)
+      auto refuse = [&](const char* what) {
         throw std::runtime_error(file_error(path, "line " + std::to_string(line_number) + ", column " +
-                                                      std::to_string(count) + ": '" + field +
-                                                      "' is not a number"));
+                                                      std::to_string(count) + ": '" + field + "' is not " +
+                                                      what));
+      };
+      if (used == 0 || field.find_first_not_of(" \t", used) != std::string::npos) refuse("a number");
       // stod reads "nan" and "inf" like any number: data with them would only fail later, as a non-finite
       // loss, far from its cause.
-      if (!std::isfinite(v))
-        throw std::runtime_error(file_error(path, "line " + std::to_string(line_number) + ", column " +
-                                                      std::to_string(count) + ": '" + field +
-                                                      "' is not a finite number"));
+      if (!std::isfinite(v)) refuse("a finite number");
       values.push_back(v);
       if (comma == std::string::npos) break;
       start = comma + 1;
