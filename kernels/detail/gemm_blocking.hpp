@@ -12,6 +12,11 @@
 //   KC       depth of a packed panel: the B micro-panel (KC x NR) should sit in L1 while A streams from L2.
 //   MC       rows of the packed A block (MC x KC in L2).
 //   NC       columns of the packed B block (KC x NC in L3).
+//   NC_direct the same where A is read in place (kDirectMaxM): no A block is packed again per column block, so
+//            a B block that stays in L2 beside A costs nothing. On AVX-512, 256: on a Zen 5, 256 x 1024 x 256
+//            went from 0.97-1.01 to 1.04-1.05 of OpenBLAS in float and 1.05-1.10 to 1.09-1.13 in double
+//            (the whole 1 MB packed B, twice the L2's share of it, was streamed once per row block). NC = 256
+//            on the packed path instead cost 1024^3 0.96 -> 0.88 (A packed once per column block).
 //   kDirectMaxM: at most this many rows of C, the small-shape path reads A where it lies (no packing), since
 //            each packed A panel would be reused only a few times (the ResNet regime, d <= 256).
 //   kDirectMaxPanels: A is read in place also when N is at most this many column panels (NR wide), whatever
@@ -43,7 +48,8 @@ template <class T>
 struct GemmBlocking<xsimd::avx512f, T> {
   static constexpr int MR = sizeof(T) == 4 ? 14 : 8, MR_direct = 8, NV = sizeof(T) == 4 ? 2 : 3, NV_direct = 2,
                        MR_small = 4, NV_small = 4;
-  static constexpr index_t KC = sizeof(T) == 4 ? 384 : 512, MC = sizeof(T) == 4 ? 140 : 96, NC = 4096;
+  static constexpr index_t KC = sizeof(T) == 4 ? 384 : 512, MC = sizeof(T) == 4 ? 140 : 96, NC = 4096,
+                          NC_direct = 256;
   // A * B^T up to 16 x 16 as dot products, in double too: since their 4 x 4 blocks reduce their lane sums
   // together (gemm_dot.hpp), dW = dZ h^T at d = 16, B = 256 runs at 0.85 of OpenBLAS against 0.66 when B^T
   // was packed with 8 x 8 transposes (which had beaten the one-at-a-time reductions: 1.47 us against 1.77
@@ -61,14 +67,14 @@ struct GemmBlocking<xsimd::avx512f, T> {
 template <class T>
 struct GemmBlocking<xsimd::fma3<xsimd::avx2>, T> {
   static constexpr int MR = 6, MR_direct = 4, NV = 2, NV_direct = 2, MR_small = 4, NV_small = 3;
-  static constexpr index_t KC = 256, MC = 120, NC = 4096;
+  static constexpr index_t KC = 256, MC = 120, NC = 4096, NC_direct = NC;
   static constexpr index_t kDirectMaxM = 64, kDirectMaxMForB = 64, kDotMaxMN = 16, kDirectMaxPanels = 2;
 };
 // SSE2 baseline: 4 x 2 xmm = 8 accumulators of 16 registers (no FMA: multiply then add).
 template <class T>
 struct GemmBlocking<xsimd::sse2, T> {
   static constexpr int MR = 4, MR_direct = 4, NV = 2, NV_direct = 2, MR_small = 4, NV_small = 2;
-  static constexpr index_t KC = 256, MC = 96, NC = 2048;
+  static constexpr index_t KC = 256, MC = 96, NC = 2048, NC_direct = NC;
   static constexpr index_t kDirectMaxM = 256, kDirectMaxMForB = 64, kDotMaxMN = 16, kDirectMaxPanels = 0;
 };
 

@@ -140,7 +140,8 @@ void gemm_blocked(const GemmProblem<T>& g, int threads) {
   constexpr int W = static_cast<int>(xsimd::batch<T, Arch>::size), NR = NV * W;
   // MC rounded down to whole MR tiles: the direct path's MR (8) does not divide MC (140), and every block
   // would end in a row tail, packed and computed through a buffer once per column panel.
-  constexpr index_t KC = Blk::KC, MC = std::max<index_t>(MR, Blk::MC / MR * MR), NC = Blk::NC;
+  constexpr index_t KC = Blk::KC, MC = std::max<index_t>(MR, Blk::MC / MR * MR);
+  const index_t NC = g.direct_a ? Blk::NC_direct : Blk::NC;
   const index_t M = g.M, N = g.N, K = g.K, lda = g.lda, ldb = g.ldb, ldc = g.ldc;
   const T* A = g.A;
   const T* B = g.B;

@@ -126,13 +126,15 @@ TYPED_TEST(GemmTest, EveryTransposeAndScalarCombination) {
   // scalars); edges two vectors wide or less, 8 rows at a time where M allows (64 x 32 x 64: exactly two
   // float vectors); A * B^T by 4 x 4 (3 x 4) dot blocks with K a whole number of vectors (their lane sums
   // reduced block by block); many rows but few columns (A read in place on AVX2 rather than packed for one or
-  // two column panels).
+  // two column panels); A read in place with B packed 256 columns at a time (NC_direct: 531 = 2 x 256 + a
+  // tail of 19) and over two depth blocks (K = 400 > KC in float).
   const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
       {33, 65, 17},  {16, 256, 16}, {31, 7, 300}, {257, 33, 260}, {300, 70, 513}, {16, 15, 257},
       {5, 13, 129},  {9, 8, 33},    {17, 24, 5},  {8, 4, 9},      {19, 12, 7},    {16, 48, 16},
       {1, 257, 33},  {300, 1, 260}, {1, 1, 17},   {37, 1, 3},     {1, 70, 513},   {40, 1, 40},
       {1, 40, 1},    {64, 32, 64},  {24, 16, 40}, {8, 30, 9},     {16, 16, 256},  {12, 8, 64},
-      {16, 12, 128}, {8, 8, 64},    {4, 8, 40},   {130, 16, 33},  {100, 31, 17},  {14, 10, 64}};
+      {16, 12, 128}, {8, 8, 64},    {4, 8, 40},   {130, 16, 33},  {100, 31, 17},  {14, 10, 64},
+      {100, 531, 37}, {72, 300, 400}};
   for (Target target : available_targets()) {
     TargetScope scope(target);
     std::mt19937_64 rng(7);
