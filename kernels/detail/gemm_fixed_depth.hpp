@@ -103,6 +103,54 @@ template <class Arch, class T, int K, bool kByRow, int R, int NV, bool kMasked>
   }
 }
 
+// An N edge of NJ < W columns when op(A) = A^T and a vector holds the R rows (double on AVX-512): vectors
+// run down the rows, ap[k * R : k * R + R] (one load) times B[k][j] (one broadcast per column), so each k
+// costs 1 + NJ loads for NJ FMAs, against 1 + R loads for R FMAs of a masked row tile whose lanes are mostly
+// unused (X6's batch halves of 50 columns end in 2). Each element is the same chain (the same products, in
+// the same k order, the same alpha / beta arithmetic), so the same bits. C's column is written lane by lane.
+template <class Arch, class T, int K, int R, int NJ>
+[[gnu::noinline]] void fixed_depth_edge_down_rows(const T* ap, const T* b, index_t ldb, T alpha, T beta,
+                                                  const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+  using V = xsimd::batch<T, Arch>;
+  static_assert(V::size == R);
+  V acc[NJ];
+#pragma GCC unroll 8
+  for (int j = 0; j < NJ; ++j) acc[j] = V(T(0));
+#pragma GCC unroll 16
+  for (int k = 0; k < K; ++k) {
+    const V a = V::load_aligned(ap + k * R);
+#pragma GCC unroll 8
+    for (int j = 0; j < NJ; ++j) acc[j] = xsimd::fma(a, V(b[j]), acc[j]);
+    b += ldb;
+  }
+  const V va(alpha), vb(beta);
+  const int mode = alpha == T(1) && beta == T(0) ? 0 : beta == T(0) ? 1 : beta == T(1) ? 2 : 3;
+  alignas(64) T col[R];
+#pragma GCC unroll 8
+  for (int j = 0; j < NJ; ++j) {
+    V x = acc[j];
+    if (mode >= 2) {
+      for (int r = 0; r < R; ++r) col[r] = c_in[r * ldc_in + j];
+      const V old = V::load_aligned(col);
+      x = mode == 2 ? xsimd::fma(va, x, old) : xsimd::fma(va, x, vb * old);
+    } else if (mode == 1) {
+      x = va * x;
+    }
+    x.store_aligned(col);
+    for (int r = 0; r < R; ++r) c[r * ldc + j] = col[r];
+  }
+}
+
+template <class Arch, class T, int K, int R, int NJ = 1>
+void fixed_depth_edge_down_rows_n(index_t nj, const T* ap, const T* b, index_t ldb, T alpha, T beta,
+                                  const T* c_in, index_t ldc_in, T* c, index_t ldc) {
+  if constexpr (NJ < R) {
+    if (nj == NJ)
+      return fixed_depth_edge_down_rows<Arch, T, K, R, NJ>(ap, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+    fixed_depth_edge_down_rows_n<Arch, T, K, R, NJ + 1>(nj, ap, b, ldb, alpha, beta, c_in, ldc_in, c, ldc);
+  }
+}
+
 // R rows of C, all N columns: whole tiles of 2 vectors, then the edge (1 or 2 vectors, the last one masked).
 // (Not inlined into the large GEMM driver, where the register allocator treated its loop worse.)
 template <class Arch, class T, int K, bool kByRow, int R>
@@ -120,6 +168,11 @@ template <class Arch, class T, int K, bool kByRow, int R>
                                                       c + j, ldc, 0);
   }
   const index_t left = N - j;
+  if constexpr (!kByRow && R == W) {
+    if (left > 0 && left < W)
+      return fixed_depth_edge_down_rows_n<Arch, T, K, R>(left, ap, B + j, ldb, alpha, beta, c_in + j, ldc_in,
+                                                         c + j, ldc);
+  }
   if (left > W)
     fixed_depth_tile<Arch, T, K, kByRow, R, 2, true>(ap, B + j, ldb, alpha, beta, c_in + j, ldc_in, c + j,
                                                      ldc, Mask::first(left - W));

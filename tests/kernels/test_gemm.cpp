@@ -197,10 +197,12 @@ TYPED_TEST(GemmTest, FixedDepthMatchesReference) {
       for (double beta : kScalars)
         for (Trans ta : kTrans) check_case<T>({ta, Trans::N, M, N, 16, -0.5, beta}, rng);
     // A's rows exactly K apart (the tiles read them in place) and A^T's exactly M apart; depths 32 and 64 (also
-    // fixed-depth tiles while B is at most 32 KB: N = 37, 128 in float; past it, N = 200, other paths).
+    // fixed-depth tiles while B is at most 32 KB: N = 37, 128 in float; past it, N = 200, other paths). With
+    // A^T in double, an edge of 1-7 columns is computed down the rows: 22, 37, 52 end in 6, 5, 4 (the odd
+    // sizes above give 1, 2, 3, 7).
     for (index_t K : {16, 32, 64})
       for (index_t M : {1, 3, 8, 13, 32, 64})
-        for (index_t N : {37, 128, 200})
+        for (index_t N : {22, 37, 52, 128, 200})
           for (Trans ta : kTrans) {
             check_case<T>({ta, Trans::N, M, N, K, 1.0, 0.0, 0, ta == Trans::N ? K : M}, rng, /*nan_in_c=*/true);
             check_case<T>({ta, Trans::N, M, N, K, 0.5, -1.0}, rng);
