@@ -7,8 +7,9 @@
 // were the whole batch; a sum over the batch (a parameter gradient) is formed per part and the part sums are
 // added in part order. run_batch_parts runs the parts concurrently, one per thread, when op-level threads are
 // switched on (kernels::op_threads() > 1, opt-in: see kernels/target.hpp; the kernels inside a part then run
-// single-threaded), and one after the other otherwise. Either way every floating-point operation is the same, so the results are bitwise
-// identical for any thread count.
+// single-threaded) and the op has enough work (kernels::op_min_parallel_flops()), and one after the other
+// otherwise. Either way every floating-point operation is the same, so the results are bitwise identical for
+// any thread count.
 //
 // Why two parts and not one per thread: the cut must not depend on the thread count, and two halves are what
 // the target machines (2 cores per job) can use; with more threads the kernels outside these ops use them.
@@ -36,11 +37,12 @@ inline ColumnRange batch_part(index_t B, int parts, int p) {
   return p == 0 ? ColumnRange{0, B / 2} : ColumnRange{B / 2, B};
 }
 
-// Calls part(p) for p in [0, parts): concurrently when there are parts > 1 and more than one kernel thread.
-// part must not touch the tape (its arenas are not thread-safe): allocate everything before.
+// Calls part(p) for p in [0, parts): concurrently when there are parts > 1, more than one op thread and at least
+// kernels::op_min_parallel_flops() of work (`flops`, the whole op's). part must not touch the tape (its arenas
+// are not thread-safe): allocate everything before.
 template <class Part>
-void run_batch_parts(int parts, const Part& part) {
-  if (parts > 1 && kernels::op_threads() > 1) {
+void run_batch_parts(int parts, double flops, const Part& part) {
+  if (parts > 1 && kernels::op_threads() > 1 && flops >= kernels::op_min_parallel_flops()) {
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
     for (int p = 0; p < parts; ++p) part(p);
   } else {

@@ -109,6 +109,14 @@ std::atomic<int> g_op_threads{op_threads_from_environment()};
 int op_threads() { return g_op_threads.load(std::memory_order_relaxed); }
 void set_op_threads(int n) { g_op_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
 
+namespace {
+std::atomic<double> g_op_min_parallel_flops{kDefaultOpMinParallelFlops};
+}
+double op_min_parallel_flops() { return g_op_min_parallel_flops.load(std::memory_order_relaxed); }
+void set_op_min_parallel_flops(double flops) {
+  g_op_min_parallel_flops.store(flops > 0.0 ? flops : 0.0, std::memory_order_relaxed);
+}
+
 bool parse_activation(std::string_view name, Activation& out) {
   for (Activation a : kAllActivations)
     if (name == activation_name(a)) {

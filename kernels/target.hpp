@@ -36,4 +36,17 @@ void set_num_threads(int n);
 int op_threads();
 void set_op_threads(int n);
 
+// With op threads on, an op still runs its parts one after the other below this much work (its flops, a float
+// flop counted as half a double one, as it takes half the time): the fork and join around a few microseconds
+// of work cost more than the second core saves. Measured on a shared 2-vCPU Zen 5, training steps of
+// h + V tanh(W h + b) / L (B = 256, L = 1024, double), op threads on for every op against off: d = 16 36-37 ms
+// against 22-25, d = 32 73-77 against 63-64, d = 40 level, d = 48 119-122 against 127-129, d = 64 179-186
+// against 202-208. That layer's forward is 4 d^2 B flops and its backward twice that: 4e6 keeps d = 64 on two
+// threads (forward 4.2e6), the backward alone from d = 45, and d <= 40 on one. (In a quieter hour the same
+// machine had d = 16 at 22 against 20 ms and d = 64 at 130 against 210.) Tests set 0 to send every split op to
+// the threads.
+inline constexpr double kDefaultOpMinParallelFlops = 4e6;
+double op_min_parallel_flops();
+void set_op_min_parallel_flops(double flops);
+
 }  // namespace tapelab::kernels

@@ -224,7 +224,12 @@ void residual_step_backward(Tape<T>& tape, const Node<T>& n) {
     dh = tape.slot(n.in[kH]).grad;
   }
 
-  run_batch_parts(parts, [&](int p) {
+  // Work: the GEMMs below (V^T G, dV, dW, dh, and W h again when recomputing), 2 d m B flops each, as double
+  // flops (a float one takes half the time).
+  const double gemm_flops = 2.0 * double(d) * double(m) * double(B) * double(sizeof(T)) / 8.0;
+  const double flops =
+      gemm_flops * double(int(has_v) + int(want_v) + int(want_w) + int(want_h) + int(recompute));
+  run_batch_parts(parts, flops, [&](int p) {
     const PartBuffers<T> part{batch_part(B, parts, p), m};
     const index_t nb = part.c.size(), b0 = part.c.begin;
     PrefetchPlan below = plan_layer_below(tape, n.in[kH], part.c);
@@ -337,7 +342,9 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
   prefetch_rows(sw.value, sw.rows, sw.cols, sw.ld);
   if (has_v) prefetch_rows(sv.value, sv.rows, sv.cols, sv.ld);
   const int parts = batch_parts(B);
-  run_batch_parts(parts, [&](int p) {
+  // W h and V A, as double flops (as in backward)
+  const double flops = 2.0 * double(d) * double(m) * double(B) * (has_v ? 2.0 : 1.0) * double(sizeof(T)) / 8.0;
+  run_batch_parts(parts, flops, [&](int p) {
     const PartBuffers<T> part{batch_part(B, parts, p), m};
     const index_t nb = part.c.size(), b0 = part.c.begin;
     T* A_p = part.at(A);

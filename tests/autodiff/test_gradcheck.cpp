@@ -332,6 +332,7 @@ template <class T>
 std::vector<T> two_shared_steps(Activation act, bool has_v, bool has_b, bool recompute, index_t B, int threads) {
   kernels::set_num_threads(threads);
   kernels::set_op_threads(threads);
+  kernels::set_op_min_parallel_flops(0.0);  // these layers are far too small to be split by default
   const index_t d = 5, m = has_v ? 8 : d;
   const Tensor<T> h = Tensor<T>::uniform(d, B, 1), R = Tensor<T>::uniform(d, B, 5);
   Parameter<T> W(Tensor<T>::uniform(m, d, 2)), V(Tensor<T>::uniform(d, m, 3)), b(Tensor<T>::uniform(m, 1, 4));
@@ -351,7 +352,8 @@ std::vector<T> two_shared_steps(Activation act, bool has_v, bool has_b, bool rec
         for (index_t i = 0; i < g.rows; ++i)
           for (index_t j = 0; j < g.cols; ++j) all.push_back(g(i, j));
       kernels::set_num_threads(1);
-  kernels::set_op_threads(1);
+      kernels::set_op_threads(1);
+      kernels::set_op_min_parallel_flops(kernels::kDefaultOpMinParallelFlops);
       return all;
     }
   }

@@ -244,6 +244,7 @@ TEST(Train, P4LossIsSumOverOutputsMeanOverSamples) {
 std::vector<double> p4_after_three_steps(int threads) {
   kernels::set_num_threads(threads);
   kernels::set_op_threads(threads);
+  kernels::set_op_min_parallel_flops(0.0);  // split every layer, small as they are
   Rng rng(5);
   const Dataset data = p4_gaussian_data(rng, 100, 4, 4);
   ResidualNetwork net(ResidualNetworkConfig::p4(4, 4, 8, 4, 6, kernels::Activation::gelu_erf), rng);
@@ -261,6 +262,7 @@ std::vector<double> p4_after_three_steps(int threads) {
   for (Param* p : net.parameters()) out.insert(out.end(), p->value.data(), p->value.data() + p->value.size());
   kernels::set_num_threads(1);
   kernels::set_op_threads(1);
+  kernels::set_op_min_parallel_flops(kernels::kDefaultOpMinParallelFlops);
   return out;
 }
 
