@@ -9,7 +9,8 @@ over repetitions (and the best, which is what a quiet machine would show). Ratio
 (time ratio peer/tapelab, or GFLOPS ratio): > 1 means tapelab is faster. Two-thread rows (".../real_time",
 wall-clock) pair on the same key as the one-thread rows. Rows without a tapelab row to compare with
 (BM_TapeOverhead/<op>/<tape|kernels|libtorch>, whose impl is the last part) are listed after the table, with their
-per_op counter when they have one.
+per_op counter when they have one. The last section checks the issues' performance bars against the run's own
+numbers (print_bars), each with PASS, FAIL, or "not measured" when the run's filter left its rows out.
 """
 import json
 import statistics
@@ -102,6 +103,7 @@ def main() -> int:
     peak = {name.split("/")[1]: statistics.median(g) for name, g in gflops.items() if name.startswith("BM_FmaPeak/")}
     print_paired(paired, peak)
     print_floors(rows, order, gflops)
+    print_bars(rows, paired, peak, gflops, per_op)
     return 0
 
 
@@ -140,6 +142,28 @@ def print_paired(paired, peak) -> None:
               f"{min(ratios):>8.2f}-{max(ratios):<8.2f} {pairs:>10.0f}{of_peak}")
 
 
+def gemm_rates(rows, order, gflops):
+    """BM_GemmRate/gemm1024/<precision>: the run's one-thread 1024^3 GEMM rate, GFLOP/s by precision."""
+    rate = {}
+    for key in order:
+        if key[0] == "BM_GemmRate":
+            for _, (_, _, _, name) in rows[key].items():
+                if gflops.get(name):
+                    rate[key[1]] = statistics.median(gflops[name])
+    return rate
+
+
+def step_floor(rows, key, rate, gflops):
+    """The GEMM floor of a training step's key (its GEMM flops at the 1024^3 rate), in the row's unit, or None."""
+    precision = key[1].split("/")[0]
+    if precision not in rate or key not in rows:
+        return None
+    for impl, (med, _, _, name) in rows[key].items():
+        if "2t" not in impl and gflops.get(name):
+            return med * statistics.median(gflops[name]) / rate[precision]
+    return None
+
+
 def print_floors(rows, order, gflops) -> None:
     """Training steps against the same run's one-thread 1024^3 GEMM rate (BM_GemmRate/gemm1024/<precision>).
 
@@ -148,12 +172,7 @@ def print_floors(rows, order, gflops) -> None:
     GEMM flop rate over the GEMM rate; for a peer row, "peer/floor" is its time over the floor: the largest
     speed-up over that peer any one-thread implementation could show here.
     """
-    rate = {}
-    for key in order:
-        if key[0] == "BM_GemmRate":
-            for _, (_, _, _, name) in rows[key].items():
-                if gflops.get(name):
-                    rate[key[1]] = statistics.median(gflops[name])
+    rate = gemm_rates(rows, order, gflops)
     steps = [key for key in order if key[0] in ("BM_TrainStep", "BM_P4Step")]
     if not rate or not steps:
         return
@@ -177,6 +196,115 @@ def print_floors(rows, order, gflops) -> None:
                 floor = med * frac  # the same for every impl of the key: flops / rate
             peer = f"{med / floor:>11.2f}" if not impl.startswith("tapelab") else ""
             print(f"{label:<34} {impl:<18} {med:>10.2f}{unit:>2} {frac:>8.2f} {floor:>8.2f}{unit:>2} {peer}")
+
+
+# The ResNet products of issue 2: (d x d) * (d x B), i.e. M = K = d and N = B.
+RESNET_SHAPES = [(d, b) for d in (16, 64, 256) for b in (32, 256, 1024)]
+
+
+def print_bars(rows, paired, peak, gflops, per_op) -> None:
+    """The performance bars of issues 2, 3 and 5, checked against this run (one line each, PASS / FAIL).
+
+    GEMM ratios come from the paired bursts when the run has them (the steadier measure on a shared core), else
+    from the separate rows' medians. A FAIL where both libraries run at 0.95 of the FMA peak or more is marked a
+    tie. A training-step bar that no implementation could meet here, because the peer's time over the step's
+    GEMM floor is below the bar, is marked unreachable on this machine. Bars whose rows the run did not include
+    are listed as not measured.
+    """
+    lines = []
+
+    def gemm_ratio(precision, m, n, k):
+        """(ratio OpenBLAS time / tapelab time, of-peak pair or None, source) or None."""
+        name = f"BM_GemmPaired/{precision}/{m}/{n}/{k}"
+        if name in paired:
+            reps = paired[name]
+            ratio = statistics.median(r[0] for r in reps)
+            fracs = None
+            if precision in peak:
+                flops = 2.0 * m * n * k
+                fracs = tuple(flops / (statistics.median(r[i] for r in reps) * 1e-6) * 1e-9 / peak[precision]
+                              for i in (1, 2))
+            return ratio, fracs, "paired"
+        impls = rows.get(("BM_Gemm", f"{precision}/{m}/{n}/{k}"), {})
+        if "tapelab" in impls and "openblas" in impls:
+            return impls["openblas"][0] / impls["tapelab"][0], None, "rows"
+        return None
+
+    def verdict(ok):
+        return "PASS" if ok else "FAIL"
+
+    for precision in ("f32", "f64"):
+        r = gemm_ratio(precision, 1024, 1024, 1024)
+        what = f"issue 2: GEMM 1024^3 {precision} >= 0.90 of OpenBLAS"
+        lines.append((what, "not measured", "") if r is None else (what, f"{r[0]:.2f} ({r[2]})", verdict(r[0] >= 0.90)))
+    for precision in ("f32", "f64"):
+        what = f"issue 2: every ResNet shape {precision} >= 1.00"
+        measured = [(gemm_ratio(precision, d, b, d), d, b) for d, b in RESNET_SHAPES]
+        measured = [(r, d, b) for r, d, b in measured if r is not None]
+        if not measured:
+            lines.append((what, "not measured", ""))
+            continue
+        (low, fracs, source), d, b = min(measured, key=lambda x: x[0][0])
+        note = f"lowest {low:.3f} at {d}x{b}x{d} ({source}; {len(measured)}/{len(RESNET_SHAPES)} shapes)"
+        if low < 1.0 and fracs is not None and min(fracs) >= 0.95:
+            note += f", both at the peak ({fracs[0]:.2f} / {fracs[1]:.2f}): a tie"
+        lines.append((what, note, verdict(low >= 1.0)))
+
+    overheads = []
+    for op in ("hadamard8x8", "matmul8x8"):
+        impls = rows.get(("BM_TapeOverhead", op), {})
+        if "tape" in impls and "kernels" in impls and per_op.get(impls["tape"][3]) and per_op.get(impls["kernels"][3]):
+            ns = (statistics.median(per_op[impls["tape"][3]]) - statistics.median(per_op[impls["kernels"][3]])) * 1e9
+            overheads.append((op, ns))
+    what = "issue 3: tape overhead <= 100 ns per op"
+    if overheads:
+        lines.append((what, ", ".join(f"{ns:.0f} ns ({op})" for op, ns in overheads),
+                      verdict(max(ns for _, ns in overheads) <= 100)))
+    else:
+        lines.append((what, "not measured", ""))
+
+    rate = gemm_rates(rows, list(rows), gflops)
+    for d, bar in ((16, 10.0), (64, 3.0)):
+        key = ("BM_TrainStep", f"f64/{d}/1024")
+        impls = rows.get(key, {})
+        what = f"issue 3: training step d={d} L=1024 f64 >= {bar:g}x libtorch"
+        if "tapelab" not in impls or "libtorch" not in impls:
+            lines.append((what, "not measured", ""))
+            continue
+        ratio = impls["libtorch"][0] / impls["tapelab"][0]
+        note = f"{ratio:.2f}x ({impls['tapelab'][0]:.1f} against {impls['libtorch'][0]:.1f} {impls['tapelab'][2]})"
+        floor = step_floor(rows, key, rate, gflops)
+        if floor is not None and ratio < bar:
+            most = impls["libtorch"][0] / floor
+            if most < bar:
+                note += f"; unreachable on this machine: the GEMM floor allows at most {most:.2f}x"
+        lines.append((what, note, verdict(ratio >= bar)))
+
+    # Issue 5: the authors' PyTorch code takes about 100 ms per X6 iteration (float32); the bar is 10x that, in
+    # double, on the machine's two cores.
+    what = "issue 5: X6 iteration L=1024 f64 <= 10 ms (2 threads)"
+    impls = rows.get(("BM_P4Step", "f64/1024"), {})
+    if "tapelab-2t" in impls:
+        t = impls["tapelab-2t"][0]
+        note = f"{t:.1f} {impls['tapelab-2t'][2]}"
+        peer = rows.get(("BM_P4Step", "f32/1024"), {}).get("libtorch")
+        if peer:
+            note += f" (libtorch, float, one thread: {peer[0]:.1f} {peer[2]}, {peer[0] / t:.1f}x)"
+        lines.append((what, note, verdict(t <= 10.0)))
+    else:
+        lines.append((what, "not measured", ""))
+
+    # Only the bars of the suites this run belongs to (a kernels run has no training steps, and the reverse).
+    has_kernels = bool(paired) or any(k[0] == "BM_Gemm" for k in rows)
+    has_autodiff = any(k[0] in ("BM_TrainStep", "BM_P4Step", "BM_TapeOverhead") for k in rows)
+    lines = [line for line in lines if (has_kernels if line[0].startswith("issue 2") else has_autodiff)]
+    if not lines:
+        return
+    print()
+    print("bars (issues 2, 3, 5) in this run:")
+    width = max(len(w) for w, _, _ in lines)
+    for what, note, v in lines:
+        print(f"  {what:<{width}}  {v or '-':<4}  {note}")
 
 
 if __name__ == "__main__":
