@@ -77,6 +77,12 @@ check(line is not None and "not measured" in line, "f64 ResNet shapes without ro
 check(bar_line(out, "issue 3") is None and bar_line(out, "issue 5") is None,
       "a kernels run should not list the autodiff bars", out)
 
+# A filtered run with a few ResNet shapes, all above 1.00: no verdict for "every ResNet shape" (not all seen).
+out = run([paired("f64/16/256/16", 1.0, 1.1), paired("f64/64/256/64", 1.0, 1.2)])
+line = bar_line(out, "issue 2: every ResNet shape f64")
+check(line is not None and "PASS" not in line and "FAIL" not in line and "2/9 shapes" in line,
+      "two of nine ResNet shapes should give no verdict", out)
+
 # Autodiff: GEMM rate 50 GFLOP/s; a d = 16 step of 0.5 GFLOP (floor 10 ms) at 20 ms against libtorch's 80 ms:
 # 4x, and no implementation could exceed 8x here (unreachable). d = 64: 100 ms against 400 ms with a floor of
 # 50 ms: 4x >= 3x (pass). Tape overhead 40 and 120 ns (fail on the larger). X6 at 9.5 ms on two threads (pass).
