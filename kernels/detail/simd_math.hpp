@@ -245,8 +245,8 @@ B erfcx_part(const B& s, const T (&c)[N]) {
 // polynomials of degree 14, one per quarter of s, each lane's coefficients picked by vpermt2pd, φ from the
 // derivative in the same Horner loop (no exponential, no division; within 0.5 eps of the tolerance's scale, and
 // 1.8 eps relative in the lower tail once s was carried as hi + lo). Per 4096 doubles the value alone went from
-// 7.3 to 6.6 us, but value with derivative from 8.1 to 9.5-9.7 us: the 15 permutes (two cycles each there) and
-// 30 table loads per 8 doubles cost more than the exponential and division they replace.
+// 7.3 to 6.6 us, but value with derivative from 8.1 to 9.5-9.7 us: the 15 permutes (likely two cycles each on
+// its 256-bit units) and 30 table loads per 8 doubles cost more than the exponential and division they replace.
 template <class B>
 void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
   using T = typename B::value_type;
