@@ -107,6 +107,11 @@ def main() -> int:
     return 0
 
 
+def of_peak(m, n, k, us, peak_gflops):
+    """A GEMM of m x n x k taking `us` microseconds, as a fraction of the measured FMA peak."""
+    return 2.0 * m * n * k / (us * 1e-6) * 1e-9 / peak_gflops
+
+
 def print_paired(paired, peak) -> None:
     """BM_GemmPaired: both libraries timed in alternating ~100 us bursts; per repetition, the median over pairs of
     OpenBLAS time / tapelab time. Printed: the median and the range of that over repetitions, and, when the run
@@ -132,20 +137,19 @@ def print_paired(paired, peak) -> None:
         t_peer = statistics.median(r[2] for r in reps)
         pairs = statistics.median(r[3] for r in reps)
         shape = name[len("BM_GemmPaired/"):]
-        of_peak = ""
+        fractions = ""
         parts = shape.split("/")  # <precision>/[<form>/]<M>/<N>/<K>
         if parts[0] in peak:
-            flops = 2.0 * int(parts[-3]) * int(parts[-2]) * int(parts[-1])
-            rate = lambda us: flops / (us * 1e-6) * 1e-9 / peak[parts[0]]
-            of_peak = f" {rate(t_ours):>17.2f} {rate(t_peer):>9.2f}"
+            mnk, p = (int(parts[-3]), int(parts[-2]), int(parts[-1])), peak[parts[0]]
+            fractions = f" {of_peak(*mnk, t_ours, p):>17.2f} {of_peak(*mnk, t_peer, p):>9.2f}"
         print(f"{shape:<30} {t_ours:>10.2f}us {t_peer:>10.2f}us {statistics.median(ratios):>7.2f} "
-              f"{min(ratios):>8.2f}-{max(ratios):<8.2f} {pairs:>10.0f}{of_peak}")
+              f"{min(ratios):>8.2f}-{max(ratios):<8.2f} {pairs:>10.0f}{fractions}")
 
 
-def gemm_rates(rows, order, gflops):
+def gemm_rates(rows, gflops):
     """BM_GemmRate/gemm1024/<precision>: the run's one-thread 1024^3 GEMM rate, GFLOP/s by precision."""
     rate = {}
-    for key in order:
+    for key in rows:
         if key[0] == "BM_GemmRate":
             for _, (_, _, _, name) in rows[key].items():
                 if gflops.get(name):
@@ -154,12 +158,13 @@ def gemm_rates(rows, order, gflops):
 
 
 def step_floor(rows, key, rate, gflops):
-    """The GEMM floor of a training step's key (its GEMM flops at the 1024^3 rate), in the row's unit, or None."""
+    """The GEMM floor of a training step's key (its GEMM flops at the 1024^3 rate), in the row's unit, or None.
+    The same for every one-thread impl of the key (flops / rate); read off tapelab's row when there is one."""
     precision = key[1].split("/")[0]
     if precision not in rate or key not in rows:
         return None
-    for impl, (med, _, _, name) in rows[key].items():
-        if "2t" not in impl and gflops.get(name):
+    for impl, (med, _, _, name) in sorted(rows[key].items(), key=lambda kv: kv[0] != "tapelab"):
+        if "2t" not in impl and gflops.get(name):  # the rate is one thread's
             return med * statistics.median(gflops[name]) / rate[precision]
     return None
 
@@ -172,7 +177,7 @@ def print_floors(rows, order, gflops) -> None:
     GEMM flop rate over the GEMM rate; for a peer row, "peer/floor" is its time over the floor: the largest
     speed-up over that peer any one-thread implementation could show here.
     """
-    rate = gemm_rates(rows, order, gflops)
+    rate = gemm_rates(rows, gflops)
     steps = [key for key in order if key[0] in ("BM_TrainStep", "BM_P4Step")]
     if not rate or not steps:
         return
@@ -183,20 +188,21 @@ def print_floors(rows, order, gflops) -> None:
     print(header)
     print("-" * len(header))
     for key in steps:
-        precision = key[1].split("/")[0]
-        if precision not in rate:
+        floor = step_floor(rows, key, rate, gflops)
+        if floor is None:
             continue
-        floor = None
+        precision = key[1].split("/")[0]
+        label = f"{key[0]}/{key[1]}"
         for impl, (med, _, unit, name) in sorted(rows[key].items(), key=lambda kv: kv[0] != "tapelab"):
             if "2t" in impl or not gflops.get(name):
                 continue  # the rate is one thread's
             frac = statistics.median(gflops[name]) / rate[precision]
-            label = f"{key[0]}/{key[1]}" if floor is None else ""
-            if floor is None:
-                floor = med * frac  # the same for every impl of the key: flops / rate
             peer = f"{med / floor:>11.2f}" if not impl.startswith("tapelab") else ""
             print(f"{label:<34} {impl:<18} {med:>10.2f}{unit:>2} {frac:>8.2f} {floor:>8.2f}{unit:>2} {peer}")
+            label = ""
 
+
+MS_PER_UNIT = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}  # Google Benchmark's time units
 
 # The ResNet products of issue 2: (d x d) * (d x B), i.e. M = K = d and N = B.
 RESNET_SHAPES = [(d, b) for d in (16, 64, 256) for b in (32, 256, 1024)]
@@ -221,8 +227,7 @@ def print_bars(rows, paired, peak, gflops, per_op) -> None:
             ratio = statistics.median(r[0] for r in reps)
             fracs = None
             if precision in peak:
-                flops = 2.0 * m * n * k
-                fracs = tuple(flops / (statistics.median(r[i] for r in reps) * 1e-6) * 1e-9 / peak[precision]
+                fracs = tuple(of_peak(m, n, k, statistics.median(r[i] for r in reps), peak[precision])
                               for i in (1, 2))
             return ratio, fracs, "paired"
         impls = rows.get(("BM_Gemm", f"{precision}/{m}/{n}/{k}"), {})
@@ -269,7 +274,7 @@ def print_bars(rows, paired, peak, gflops, per_op) -> None:
     else:
         lines.append((what, "not measured", ""))
 
-    rate = gemm_rates(rows, list(rows), gflops)
+    rate = gemm_rates(rows, gflops)
     for d, bar in ((16, 10.0), (64, 3.0)):
         key = ("BM_TrainStep", f"f64/{d}/1024")
         impls = rows.get(key, {})
@@ -291,12 +296,12 @@ def print_bars(rows, paired, peak, gflops, per_op) -> None:
     what = "issue 5: X6 iteration L=1024 f64 <= 10 ms (2 threads)"
     impls = rows.get(("BM_P4Step", "f64/1024"), {})
     if "tapelab-2t" in impls:
-        t = impls["tapelab-2t"][0]
-        note = f"{t:.1f} {impls['tapelab-2t'][2]}"
+        t, unit = impls["tapelab-2t"][0], impls["tapelab-2t"][2]
+        note = f"{t:.1f} {unit}"
         peer = rows.get(("BM_P4Step", "f32/1024"), {}).get("libtorch")
         if peer:
             note += f" (libtorch, float, one thread: {peer[0]:.1f} {peer[2]}, {peer[0] / t:.1f}x)"
-        lines.append((what, note, verdict(t <= 10.0)))
+        lines.append((what, note, verdict(t * MS_PER_UNIT[unit] <= 10.0)))
     else:
         lines.append((what, "not measured", ""))
 
