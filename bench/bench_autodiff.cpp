@@ -3,7 +3,8 @@
 //
 // BM_TapeOverhead/<op>/<tape|kernels>: a chain of 1000 tiny (8x8) ops recorded and differentiated, versus the
 //   same kernel calls made by hand; counter per_op (time per op, SI prefix: 45n = 45 ns). The difference of
-//   the two rows is the tape's overhead.
+//   the two rows is the tape's overhead; BM_TapeOverheadPaired/<op> measures it from the two timed back to
+//   back (counter overhead_ns), which a shared core's drift between rows does not skew.
 // BM_TrainStep/<tapelab|libtorch>/<f32|f64>/<d>/<L>: one SGD step of the residual network in
 //   bench_autodiff.hpp, one thread. Counter GFLOPS counts the model's GEMMs only (not the recomputation). At
 //   L = 1024, f64, two variants: tapelab-recompute (ResidualStep::recompute, backward recomputes W h + b
@@ -23,6 +24,8 @@
 //   show.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -55,78 +58,129 @@ void set_time_per_op(benchmark::State& state, double ops_per_iteration) {
 // ---- tape overhead
 // ------------------------------------------------------------------------------------------
 
+// Each chain is one tiny-op computation done two ways: through the tape (record, then backward) and as the
+// same kernel calls made by hand, into buffers allocated once. The time between the two is the tape's.
+
 // y_{k+1} = W y_k (8x8 matmul), W shared: forward 1 GEMM, backward 2 GEMMs per op.
-void BM_TapeMatmulChain(benchmark::State& state) {
-  const Tensor<double> W = Tensor<double>::uniform(kTiny, kTiny, 1, -0.3, 0.3),
-                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
-  Tape<double> tape;
-  for (auto _ : state) {
-    tape.clear();
-    const Var<double> w = tape.variable(W);
-    Var<double> y = tape.variable(x);
+class MatmulChain {
+ public:
+  void tape_pass() {
+    tape_.clear();
+    const Var<double> w = tape_.variable(W_);
+    Var<double> y = tape_.variable(x_);
     for (int k = 0; k < kChain; ++k) y = matmul(w, y);
-    tape.backward(y, x);
+    tape_.backward(y, x_);
     benchmark::DoNotOptimize(w.grad().data);
   }
-  set_time_per_op(state, kChain);
-}
-void BM_KernelsMatmulChain(benchmark::State& state) {
-  const Tensor<double> W = Tensor<double>::uniform(kTiny, kTiny, 1, -0.3, 0.3),
-                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
-  std::vector<Tensor<double>> ys(kChain + 1, Tensor<double>(kTiny, kTiny));
-  Tensor<double> dW(kTiny, kTiny), g(kTiny, kTiny), g2(kTiny, kTiny);
-  const index_t n = kTiny;
-  for (auto _ : state) {
-    ys[0] = x;
+  void kernels_pass() {
+    const index_t n = kTiny;
+    ys_[0] = x_;
     for (int k = 0; k < kChain; ++k)
-      kernels::gemm(Trans::N, Trans::N, n, n, n, 1.0, W.data(), n, ys[std::size_t(k)].data(), n, 0.0,
-                    ys[std::size_t(k) + 1].data(), n);
-    kernels::copy(n, n, x.data(), n, g.data(), n);
+      kernels::gemm(Trans::N, Trans::N, n, n, n, 1.0, W_.data(), n, ys_[std::size_t(k)].data(), n, 0.0,
+                    ys_[std::size_t(k) + 1].data(), n);
+    kernels::copy(n, n, x_.data(), n, g_.data(), n);
     for (int k = kChain; k-- > 0;) {
-      kernels::gemm(Trans::N, Trans::T, n, n, n, 1.0, g.data(), n, ys[std::size_t(k)].data(), n,
-                    k + 1 == kChain ? 0.0 : 1.0, dW.data(), n);
-      kernels::gemm(Trans::T, Trans::N, n, n, n, 1.0, W.data(), n, g.data(), n, 0.0, g2.data(), n);
-      std::swap(g, g2);
+      kernels::gemm(Trans::N, Trans::T, n, n, n, 1.0, g_.data(), n, ys_[std::size_t(k)].data(), n,
+                    k + 1 == kChain ? 0.0 : 1.0, dW_.data(), n);
+      kernels::gemm(Trans::T, Trans::N, n, n, n, 1.0, W_.data(), n, g_.data(), n, 0.0, g2_.data(), n);
+      std::swap(g_, g2_);
     }
-    benchmark::DoNotOptimize(dW.data());
+    benchmark::DoNotOptimize(dW_.data());
+  }
+
+ private:
+  const Tensor<double> W_ = Tensor<double>::uniform(kTiny, kTiny, 1, -0.3, 0.3),
+                       x_ = Tensor<double>::uniform(kTiny, kTiny, 2);
+  Tape<double> tape_;
+  std::vector<Tensor<double>> ys_ = std::vector<Tensor<double>>(kChain + 1, Tensor<double>(kTiny, kTiny));
+  Tensor<double> dW_{kTiny, kTiny}, g_{kTiny, kTiny}, g2_{kTiny, kTiny};
+};
+
+// y_{k+1} = y_k ⊙ c (8x8 hadamard with a constant): the cheapest kernels, so the overhead shows.
+class HadamardChain {
+ public:
+  void tape_pass() {
+    tape_.clear();
+    const Var<double> vc = tape_.constant(c_);
+    const Var<double> v = tape_.variable(x_);
+    Var<double> y = v;
+    for (int k = 0; k < kChain; ++k) y = hadamard(y, vc);
+    tape_.backward(y, x_);
+    benchmark::DoNotOptimize(v.grad().data);
+  }
+  void kernels_pass() {
+    const index_t n = kTiny;
+    ys_[0] = x_;
+    for (int k = 0; k < kChain; ++k)
+      kernels::hadamard(n, n, ys_[std::size_t(k)].data(), n, c_.data(), n, ys_[std::size_t(k) + 1].data(), n);
+    kernels::copy(n, n, x_.data(), n, g_.data(), n);
+    for (int k = kChain; k-- > 0;) {
+      kernels::hadamard(n, n, g_.data(), n, c_.data(), n, g2_.data(), n);
+      std::swap(g_, g2_);
+    }
+    benchmark::DoNotOptimize(g_.data());
+  }
+
+ private:
+  const Tensor<double> c_ = Tensor<double>::uniform(kTiny, kTiny, 1, 0.9, 1.1),
+                       x_ = Tensor<double>::uniform(kTiny, kTiny, 2);
+  Tape<double> tape_;
+  std::vector<Tensor<double>> ys_ = std::vector<Tensor<double>>(kChain + 1, Tensor<double>(kTiny, kTiny));
+  Tensor<double> g_{kTiny, kTiny}, g2_{kTiny, kTiny};
+};
+
+template <class Chain, bool kTape>
+void BM_Chain(benchmark::State& state) {
+  Chain chain;
+  for (auto _ : state) {
+    if constexpr (kTape) chain.tape_pass();
+    else chain.kernels_pass();
   }
   set_time_per_op(state, kChain);
 }
 
-// y_{k+1} = y_k ⊙ c (8x8 hadamard with a constant): the cheapest kernels, so the overhead shows.
-void BM_TapeHadamardChain(benchmark::State& state) {
-  const Tensor<double> c = Tensor<double>::uniform(kTiny, kTiny, 1, 0.9, 1.1),
-                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
-  Tape<double> tape;
+// BM_TapeOverheadPaired/<op>: the tape's overhead per op from one chain through the tape and one by hand, timed
+// back to back (who goes first alternates); counters: the median over pairs of the difference per op
+// (overhead_ns), each side's median per op (tape_ns, kernels_ns), and the number of pairs. The separate rows
+// above run seconds apart, and on a shared core their medians can differ by more than the overhead itself in
+// either direction (a run here measured the matmul chain's hand calls 16 ns per op slower than the tape's);
+// the two halves of a pair, each 30-250 us, see the same conditions.
+template <class Chain>
+void BM_TapeOverheadPaired(benchmark::State& state) {
+  Chain chain;
+  chain.tape_pass();  // warm-up: the tape's arena grows to its size, the buffers are touched
+  chain.kernels_pass();
+  using clock = std::chrono::steady_clock;
+  auto seconds = [](auto&& pass) {
+    const auto t0 = clock::now();
+    pass();
+    return std::chrono::duration<double>(clock::now() - t0).count();
+  };
+  std::vector<double> overhead, t_tape, t_kernels;
+  bool kernels_first = false;
   for (auto _ : state) {
-    tape.clear();
-    const Var<double> vc = tape.constant(c);
-    const Var<double> v = tape.variable(x);
-    Var<double> y = v;
-    for (int k = 0; k < kChain; ++k) y = hadamard(y, vc);
-    tape.backward(y, x);
-    benchmark::DoNotOptimize(v.grad().data);
-  }
-  set_time_per_op(state, kChain);
-}
-void BM_KernelsHadamardChain(benchmark::State& state) {
-  const Tensor<double> c = Tensor<double>::uniform(kTiny, kTiny, 1, 0.9, 1.1),
-                       x = Tensor<double>::uniform(kTiny, kTiny, 2);
-  std::vector<Tensor<double>> ys(kChain + 1, Tensor<double>(kTiny, kTiny));
-  Tensor<double> g(kTiny, kTiny), g2(kTiny, kTiny);
-  const index_t n = kTiny;
-  for (auto _ : state) {
-    ys[0] = x;
-    for (int k = 0; k < kChain; ++k)
-      kernels::hadamard(n, n, ys[std::size_t(k)].data(), n, c.data(), n, ys[std::size_t(k) + 1].data(), n);
-    kernels::copy(n, n, x.data(), n, g.data(), n);
-    for (int k = kChain; k-- > 0;) {
-      kernels::hadamard(n, n, g.data(), n, c.data(), n, g2.data(), n);
-      std::swap(g, g2);
+    double a, b;
+    if (kernels_first) {
+      b = seconds([&] { chain.kernels_pass(); });
+      a = seconds([&] { chain.tape_pass(); });
+    } else {
+      a = seconds([&] { chain.tape_pass(); });
+      b = seconds([&] { chain.kernels_pass(); });
     }
-    benchmark::DoNotOptimize(g.data());
+    kernels_first = !kernels_first;
+    overhead.push_back((a - b) / kChain);
+    t_tape.push_back(a / kChain);
+    t_kernels.push_back(b / kChain);
   }
-  set_time_per_op(state, kChain);
+  auto median = [](std::vector<double>& v) {
+    if (v.empty()) return 0.0;
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  state.counters["overhead_ns"] = median(overhead) * 1e9;
+  state.counters["tape_ns"] = median(t_tape) * 1e9;
+  state.counters["kernels_ns"] = median(t_kernels) * 1e9;
+  state.counters["pairs"] = double(overhead.size());
 }
 
 // ---- training step
@@ -254,10 +308,12 @@ void register_all() {
   benchmark::RegisterBenchmark("BM_GemmRate/gemm1024/f32", BM_GemmRate<float>)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_GemmRate/gemm1024/f64", BM_GemmRate<double>)
       ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/tape", BM_TapeMatmulChain);
-  benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/kernels", BM_KernelsMatmulChain);
-  benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/tape", BM_TapeHadamardChain);
-  benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/kernels", BM_KernelsHadamardChain);
+  benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/tape", BM_Chain<MatmulChain, true>);
+  benchmark::RegisterBenchmark("BM_TapeOverhead/matmul8x8/kernels", BM_Chain<MatmulChain, false>);
+  benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/tape", BM_Chain<HadamardChain, true>);
+  benchmark::RegisterBenchmark("BM_TapeOverhead/hadamard8x8/kernels", BM_Chain<HadamardChain, false>);
+  benchmark::RegisterBenchmark("BM_TapeOverheadPaired/matmul8x8", BM_TapeOverheadPaired<MatmulChain>);
+  benchmark::RegisterBenchmark("BM_TapeOverheadPaired/hadamard8x8", BM_TapeOverheadPaired<HadamardChain>);
 #ifdef TAPELAB_HAVE_LIBTORCH
   register_libtorch_overhead();
 #endif

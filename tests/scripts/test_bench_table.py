@@ -2,8 +2,9 @@
 """scripts/bench_table.py's bar verdicts on small hand-made Google Benchmark results (ctest: scripts.bench_table).
 
 Each case writes a JSON result, runs the script on it and checks the verdict line of each bar: a pass, a fail,
-a fail that is a tie at the FMA peak, a training-step bar that the step's GEMM floor puts out of reach, the bars
-of the other suite left out, and a clear error for a file that cannot be read.
+a fail that is a tie at the FMA peak, a training-step bar that the step's GEMM floor puts out of reach, the tape
+overhead from the paired measurement over the separate rows, the bars of the other suite left out, and a clear
+error for a file that cannot be read.
 """
 import json
 import os
@@ -109,6 +110,23 @@ check(line is not None and "FAIL" in line and "40 ns" in line and "120 ns" in li
 line = bar_line(out, "issue 5: X6 iteration")
 check(line is not None and "PASS" in line and "9.5 ms" in line, "X6 at 9.5 ms on two threads should pass", out)
 check(bar_line(out, "issue 2") is None, "an autodiff run should not list the kernel bars", out)
+
+# The paired overhead, when the run has it, decides the bar instead of the separate rows: here the rows say
+# 140 ns for the matmul chain (fail) but the pairs 30 and 50 ns over two repetitions (median 40: pass).
+def overhead_paired(op, ns):
+    return row("BM_TapeOverheadPaired/" + op, 1.0, overhead_ns=ns, tape_ns=ns + 200.0, kernels_ns=200.0, pairs=400)
+
+
+out = run([row("BM_TapeOverhead/matmul8x8/tape", 1.0, per_op=340e-9),
+           row("BM_TapeOverhead/matmul8x8/kernels", 1.0, per_op=200e-9),
+           overhead_paired("matmul8x8", 30.0), overhead_paired("matmul8x8", 50.0),
+           row("BM_TapeOverhead/hadamard8x8/tape", 1.0, per_op=50e-9),
+           row("BM_TapeOverhead/hadamard8x8/kernels", 1.0, per_op=20e-9)])
+line = bar_line(out, "issue 3: tape overhead")
+check(line is not None and "PASS" in line and "40 ns (matmul8x8, paired)" in line
+      and "30 ns (hadamard8x8, rows)" in line,
+      "the paired overhead (median 40 ns) should decide over the rows' 140 ns; hadamard from its rows", out)
+check("tape overhead, paired" in out and "30.0-50.0" in out, "the paired overhead table should list the range", out)
 
 # A file that is not JSON: a message and exit code 1.
 with tempfile.TemporaryDirectory() as d:
