@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -64,21 +65,31 @@ std::string joined_command_line(int argc, char** argv) {
   return s;
 }
 
-// Runs one experiment into `out_dir`; returns 0 (completed), or kExitFailedToRun after printing why.
+// Runs one experiment into `out_dir`; returns 0 (completed), or kExitFailedToRun after printing why. A run that
+// fails after its folder was made leaves error.txt there beside config.json (and whatever raw data it wrote),
+// so that the folder says why it has no summary.json.
 int run_experiment(ExperimentCommand& cmd, const CommonFlags& common, const std::string& out_dir,
                    const std::string& command_line, bool& passed) {
   const ExperimentInfo info = cmd.experiment->info();
   RunOptions options{out_dir, common.seed, common.threads, common.quick, !common.no_plots, command_line};
+  std::optional<Run> run;
   try {
-    Run run(info, options, cmd.flags->values());
-    std::cerr << info.id << ": " << info.title << " -> " << run.dir() << "\n";
-    cmd.experiment->run(run);
-    run.finish();
-    passed = run.passed();
+    run.emplace(info, options, cmd.flags->values());
+    std::cerr << info.id << ": " << info.title << " -> " << run->dir() << "\n";
+    cmd.experiment->run(*run);
+    run->finish();
+    passed = run->passed();
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "tapelab: " << info.id << " failed to run: " << e.what() << "\n";
     passed = false;
+    if (run.has_value()) {
+      try {
+        run->write_text("error.txt", info.id + " failed to run: " + e.what() + "\n");
+      } catch (const std::exception& e2) {  // the first error is the one to report; this one only adds
+        std::cerr << "tapelab: could not write " << run->path("error.txt") << ": " << e2.what() << "\n";
+      }
+    }
     return kExitFailedToRun;
   }
 }

@@ -199,10 +199,15 @@ TEST(Experiments, MalformedCsvInputsAreRefusedWithTheFileNamed) {
   EXPECT_EQ(tapelab({"run", "X11", "--depths", "4", "--width", "3", "--iterations", "3", "--no-plots", "--out",
                      dir + "/run", "--x", dir + "/x.csv", "--y", dir + "/y.csv"}),
             1);
+  // The run's folder says why it has no summary: error.txt, with the message, beside config.json.
+  EXPECT_FALSE(fs::exists(dir + "/run/summary.json"));
+  EXPECT_TRUE(fs::exists(dir + "/run/config.json"));
+  EXPECT_THAT(read_text(dir + "/run/error.txt"), HasSubstr("X11 failed to run: '" + dir + "/x.csv'"));
   // Rows of the wrong length for the width.
   EXPECT_EQ(tapelab({"run", "X11", "--depths", "4", "--width", "5", "--iterations", "3", "--no-plots", "--out",
                      dir + "/run2", "--x", dir + "/y.csv", "--y", dir + "/y.csv"}),
             1);
+  EXPECT_THAT(read_text(dir + "/run2/error.txt"), HasSubstr("y.csv"));
 }
 
 TEST(Experiments, X5WithSaturatedWeightsFailsInItsOwnTerms) {
@@ -218,6 +223,7 @@ TEST(Experiments, X5WithSaturatedWeightsFailsInItsOwnTerms) {
   EXPECT_THAT(err, HasSubstr("sup error at L = 4 is 0"));
   EXPECT_THAT(err, HasSubstr("--weight-std 1e+300"));
   EXPECT_TRUE(fs::exists(dir + "/errors.csv"));  // the raw data the message points to
+  EXPECT_THAT(read_text(dir + "/error.txt"), HasSubstr("sup error at L = 4 is 0"));
 }
 
 TEST(Experiments, BadFlagsExitTwo) {
