@@ -24,8 +24,6 @@
 //   show.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -40,6 +38,7 @@
 #include "nn/optim.hpp"
 #include "nn/residual_network.hpp"
 #include "nn/train.hpp"
+#include "paired_timing.hpp"
 
 namespace tapelab::bench {
 namespace {
@@ -140,46 +139,22 @@ void BM_Chain(benchmark::State& state) {
 }
 
 // BM_TapeOverheadPaired/<op>: the tape's overhead per op from one chain through the tape and one by hand, timed
-// back to back (who goes first alternates); counters: the median over pairs of the difference per op
-// (overhead_ns), each side's median per op (tape_ns, kernels_ns), and the number of pairs. The separate rows
-// above run seconds apart, and on a shared core their medians can differ by more than the overhead itself in
-// either direction (a run here measured the matmul chain's hand calls 16 ns per op slower than the tape's);
-// the two halves of a pair, each 30-250 us, see the same conditions.
+// back to back (paired_timing.hpp); counters: the median over pairs of the difference per op (overhead_ns),
+// each side's median per op (tape_ns, kernels_ns), and the number of pairs. The separate rows above run
+// seconds apart, and on a shared core their medians can differ by more than the overhead itself in either
+// direction (a run here measured the matmul chain's hand calls 16 ns per op slower than the tape's); the two
+// halves of a pair, each 30-250 us, see the same conditions.
 template <class Chain>
 void BM_TapeOverheadPaired(benchmark::State& state) {
   Chain chain;
   chain.tape_pass();  // warm-up: the tape's arena grows to its size, the buffers are touched
   chain.kernels_pass();
-  using clock = std::chrono::steady_clock;
-  auto seconds = [](auto&& pass) {
-    const auto t0 = clock::now();
-    pass();
-    return std::chrono::duration<double>(clock::now() - t0).count();
-  };
-  std::vector<double> overhead, t_tape, t_kernels;
-  bool kernels_first = false;
-  for (auto _ : state) {
-    double a, b;
-    if (kernels_first) {
-      b = seconds([&] { chain.kernels_pass(); });
-      a = seconds([&] { chain.tape_pass(); });
-    } else {
-      a = seconds([&] { chain.tape_pass(); });
-      b = seconds([&] { chain.kernels_pass(); });
-    }
-    kernels_first = !kernels_first;
-    overhead.push_back((a - b) / kChain);
-    t_tape.push_back(a / kChain);
-    t_kernels.push_back(b / kChain);
-  }
-  auto median = [](std::vector<double>& v) {
-    if (v.empty()) return 0.0;
-    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
-    return v[v.size() / 2];
-  };
-  state.counters["overhead_ns"] = median(overhead) * 1e9;
-  state.counters["tape_ns"] = median(t_tape) * 1e9;
-  state.counters["kernels_ns"] = median(t_kernels) * 1e9;
+  const PairedTimes t = time_in_pairs(state, [&] { chain.tape_pass(); }, [&] { chain.kernels_pass(); }, 1);
+  std::vector<double> overhead(t.first.size());
+  for (std::size_t i = 0; i < overhead.size(); ++i) overhead[i] = t.first[i] - t.second[i];
+  state.counters["overhead_ns"] = median(overhead) / kChain * 1e9;
+  state.counters["tape_ns"] = median(t.first) / kChain * 1e9;
+  state.counters["kernels_ns"] = median(t.second) / kChain * 1e9;
   state.counters["pairs"] = double(overhead.size());
 }
 

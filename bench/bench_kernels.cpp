@@ -25,6 +25,7 @@
 #include <immintrin.h>
 
 #include "kernels/kernels.hpp"
+#include "paired_timing.hpp"
 
 #ifdef TAPELAB_HAVE_OPENBLAS
 #include <cblas.h>
@@ -95,11 +96,9 @@ void BM_GemmOpenBLAS(benchmark::State& state, int M, int N, int K) {
   set_gflops(state, 2.0 * double(M) * double(N) * double(K));
 }
 
-// The same product by both libraries in alternating bursts, timed pair by pair: counter "ratio" is the median
-// over pairs of (OpenBLAS burst time / tapelab burst time), > 1 when tapelab is faster. On a shared machine
-// the speed of a core drifts over milliseconds to seconds (other tenants, clocks), which separate BM_Gemm
-// rows see as different conditions; the two halves of a pair, each about 100 us, see nearly the same one, and
-// the median over thousands of pairs discards the bursts a spike did hit. Who goes first alternates.
+// The same product by both libraries in alternating bursts of about 100 us, timed pair by pair
+// (paired_timing.hpp): counter "ratio" is the median over pairs of (OpenBLAS burst time / tapelab burst time),
+// > 1 when tapelab is faster.
 template <class T>
 void BM_GemmPaired(benchmark::State& state, tk::Trans ta, tk::Trans tb, int M, int N, int K) {
   // op(A) is M x K and op(B) K x N, stored row-major as they are transposed (lda = K or M, ldb = N or K).
@@ -123,41 +122,22 @@ void BM_GemmPaired(benchmark::State& state, tk::Trans ta, tk::Trans tb, int M, i
     benchmark::DoNotOptimize(C2.data());
     benchmark::ClobberMemory();
   };
-  using clock = std::chrono::steady_clock;
-  auto burst = [](auto&& f, int calls) {
-    const auto t0 = clock::now();
-    for (int i = 0; i < calls; ++i) f();
-    return std::chrono::duration<double>(clock::now() - t0).count();
-  };
   // Calls per burst: about 100 us of work (one call when a call is longer), measured after a warm-up.
-  burst(ours, 3);
-  burst(peer, 3);
-  const double one = std::max(burst(ours, 5), burst(peer, 5)) / 5;
-  const int calls = std::max(1, int(100e-6 / std::max(one, 1e-9)));
-  std::vector<double> ratio, t_ours, t_peer;
-  bool peer_first = false;
-  for (auto _ : state) {
-    double a, b;
-    if (peer_first) {
-      b = burst(peer, calls);
-      a = burst(ours, calls);
-    } else {
-      a = burst(ours, calls);
-      b = burst(peer, calls);
-    }
-    peer_first = !peer_first;
-    ratio.push_back(b / a);
-    t_ours.push_back(a / calls);
-    t_peer.push_back(b / calls);
-  }
-  auto median = [](std::vector<double>& v) {
-    if (v.empty()) return 0.0;
-    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
-    return v[v.size() / 2];
+  auto seconds = [](auto&& f, int calls) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < calls; ++i) f();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  state.counters["ratio"] = median(ratio);
-  state.counters["tapelab_us"] = median(t_ours) * 1e6;
-  state.counters["openblas_us"] = median(t_peer) * 1e6;
+  seconds(ours, 3);
+  seconds(peer, 3);
+  const double one = std::max(seconds(ours, 5), seconds(peer, 5)) / 5;
+  const int calls = std::max(1, int(100e-6 / std::max(one, 1e-9)));
+  const tapelab::bench::PairedTimes t = tapelab::bench::time_in_pairs(state, ours, peer, calls);
+  std::vector<double> ratio(t.first.size());
+  for (std::size_t i = 0; i < ratio.size(); ++i) ratio[i] = t.second[i] / t.first[i];
+  state.counters["ratio"] = tapelab::bench::median(ratio);
+  state.counters["tapelab_us"] = tapelab::bench::median(t.first) * 1e6;
+  state.counters["openblas_us"] = tapelab::bench::median(t.second) * 1e6;
   state.counters["pairs"] = double(ratio.size());
 }
 #endif
