@@ -123,14 +123,10 @@ void BM_GemmPaired(benchmark::State& state, tk::Trans ta, tk::Trans tb, int M, i
     benchmark::ClobberMemory();
   };
   // Calls per burst: about 100 us of work (one call when a call is longer), measured after a warm-up.
-  auto seconds = [](auto&& f, int calls) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < calls; ++i) f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  seconds(ours, 3);
-  seconds(peer, 3);
-  const double one = std::max(seconds(ours, 5), seconds(peer, 5)) / 5;
+  using tapelab::bench::seconds_per_call;
+  seconds_per_call(ours, 3);
+  seconds_per_call(peer, 3);
+  const double one = std::max(seconds_per_call(ours, 5), seconds_per_call(peer, 5));
   const int calls = std::max(1, int(100e-6 / std::max(one, 1e-9)));
   const tapelab::bench::PairedTimes t = tapelab::bench::time_in_pairs(state, ours, peer, calls);
   std::vector<double> ratio(t.first.size());

@@ -18,15 +18,18 @@ struct PairedTimes {
   std::vector<double> first, second;
 };
 
+// Seconds per call of `calls` calls of f in a row.
+template <class F>
+double seconds_per_call(F&& f, int calls) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / calls;
+}
+
 // Each iteration of `state` times `calls` calls of `first` and `calls` of `second` back to back.
 template <class F, class G>
 PairedTimes time_in_pairs(benchmark::State& state, F&& first, G&& second, int calls) {
-  using clock = std::chrono::steady_clock;
-  auto burst = [calls](auto&& f) {
-    const auto t0 = clock::now();
-    for (int i = 0; i < calls; ++i) f();
-    return std::chrono::duration<double>(clock::now() - t0).count() / calls;
-  };
+  auto burst = [calls](auto&& f) { return seconds_per_call(f, calls); };
   PairedTimes t;
   bool second_first = false;
   for (auto _ : state) {

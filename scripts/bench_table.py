@@ -9,9 +9,9 @@ over repetitions (and the best, which is what a quiet machine would show). Ratio
 (time ratio peer/tapelab, or GFLOPS ratio): > 1 means tapelab is faster. Two-thread rows (".../real_time",
 wall-clock) pair on the same key as the one-thread rows. Rows without a tapelab row to compare with
 (BM_TapeOverhead/<op>/<tape|kernels|libtorch>, whose impl is the last part) are listed after the table, with their
-per_op counter when they have one; BM_TapeOverheadPaired/<op> (the tape's overhead from the two chains timed back
-to back) after them. The last section checks the issues' performance bars against the run's own
-numbers (print_bars), each with PASS, FAIL, or "not measured" when the run's filter left its rows out.
+per_op counter when they have one; BM_TapeOverheadPaired/<op> (the tape's overhead from the two chains timed
+back to back) after them. The last section checks the issues' performance bars against the run's own numbers
+(print_bars), each with PASS, FAIL, or "not measured" when the run's filter left its rows out.
 """
 import json
 import statistics
@@ -232,14 +232,15 @@ MS_PER_UNIT = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}  # Google Benchmark'
 RESNET_SHAPES = [(d, b) for d in (16, 64, 256) for b in (32, 256, 1024)]
 
 
-def print_bars(rows, paired, peak, gflops, per_op, overhead=None) -> None:
+def print_bars(rows, paired, peak, gflops, per_op, overhead) -> None:
     """The performance bars of issues 2, 3 and 5, checked against this run (one line each, PASS / FAIL).
 
     GEMM ratios and the tape's overhead come from the paired measurements when the run has them (the steadier
     measure on a shared core), else from the separate rows' medians. A FAIL where both libraries run at 0.95 of
-    the FMA peak or more is marked a tie. A training-step bar that no implementation could meet here, because the peer's time over the step's
-    GEMM floor is below the bar, is marked unreachable on this machine. Bars whose rows the run did not include
-    are listed as not measured; "every ResNet shape" passes only when the run measured all nine.
+    the FMA peak or more is marked a tie. A training-step bar that no implementation could meet here, because
+    the peer's time over the step's GEMM floor is below the bar, is marked unreachable on this machine. Bars
+    whose rows the run did not include are listed as not measured; "every ResNet shape" passes only when the
+    run measured all nine.
     """
     lines = []
 
@@ -287,7 +288,7 @@ def print_bars(rows, paired, peak, gflops, per_op, overhead=None) -> None:
     overheads = []
     for op in ("hadamard8x8", "matmul8x8"):
         impls = rows.get(("BM_TapeOverhead", op), {})
-        if overhead and op in overhead:
+        if op in overhead:
             overheads.append((op, statistics.median(r[0] for r in overhead[op]), "paired"))
         elif "tape" in impls and "kernels" in impls:
             tape, kernels = per_op.get(impls["tape"][3]), per_op.get(impls["kernels"][3])

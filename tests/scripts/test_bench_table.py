@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""scripts/bench_table.py's bar verdicts on small hand-made Google Benchmark results (ctest: scripts.bench_table).
+"""scripts/bench_table.py's bar verdicts on small hand-made Google Benchmark results
+(ctest: scripts.bench_table_bars).
 
 Each case writes a JSON result, runs the script on it and checks the verdict line of each bar: a pass, a fail,
 a fail that is a tie at the FMA peak, a training-step bar that the step's GEMM floor puts out of reach, the tape
