@@ -3,13 +3,16 @@
 
   exp(r) on [-ln2/2, ln2/2]: near-minimax polynomials (Chebyshev interpolation, mpmath.chebyfit),
       degree 11 for double (error 3e-18) and 6 for float (2e-9);
+  exp(r) - 1 = r g(r) on [-ln2/16, ln2/16] (AVX-512 double's table exponential, ExpTable): g of degree 6
+      (error 1e-16 in g, so below 5e-18 in r g), and the table 2^{j/8} = hi + lo, j = 0..7;
   erfcx(s) = e^{s^2} erfc(s) on [0, S]: rational P_n(s) / Q_{n+1}(s) with Q(0) = 1, fitted for minimal relative
       error by a linearised least-squares fit on 400 points, reweighted towards the minimax error (Lawson's
       iteration); degrees 9/10 on [0, 27] for double (max relative error 5e-17), 4/5 on [0, 9.5] for float
-      (5e-9). Q's degree exceeds P's by one, so P/Q decays like erfcx(s) ~ 1/(s sqrt(pi)).
+      (5e-9), and 7/8 on [0, 3.5] for double's near range (HalfErfcxNear, 2.6e-17). Q's degree exceeds P's by
+      one, so P/Q decays like erfcx(s) ~ 1/(s sqrt(pi)).
 
 The header stores P halved (P/Q = erfcx/2). Prints the coefficients, lowest order first, and the measured max
-relative error on a dense grid. Takes about ten seconds (60-digit arithmetic).
+relative error on a dense grid. Takes about twenty seconds (60-digit arithmetic).
 """
 import mpmath as mp
 
@@ -19,6 +22,13 @@ mp.mp.dps = 60
 def exp_polynomial(degree):
     half = mp.log(2) / 2 * mp.mpf("1.001")  # a margin: k is rounded without an FMA on SSE2
     poly, err = mp.chebyfit(mp.exp, [-half, half], degree + 1, error=True)
+    return poly[::-1], err
+
+
+def expm1_over_r_polynomial(degree):
+    eighth = mp.log(2) / 16 * mp.mpf("1.001")
+    g = lambda r: mp.expm1(r) / r if r != 0 else mp.mpf(1)
+    poly, err = mp.chebyfit(g, [-eighth, eighth], degree + 1, error=True)
     return poly[::-1], err
 
 
@@ -53,7 +63,13 @@ if __name__ == "__main__":
         c, err = exp_polynomial(degree)
         print(f"exp {precision} degree {degree}: max error {mp.nstr(err, 3)}")
         show("  c", c)
-    for precision, n, S in (("double", 9, 27), ("float", 4, mp.mpf("9.5"))):
+    g, err = expm1_over_r_polynomial(6)
+    print(f"(exp(r) - 1)/r double degree 6 on |r| <= ln2/16: max error {mp.nstr(err, 3)}")
+    show("  g", g)
+    table = [mp.mpf(2) ** (mp.mpf(j) / 8) for j in range(8)]
+    print("  2^(j/8) hi = {" + ", ".join(float(t).hex() for t in table) + "}")
+    print("  2^(j/8) lo = {" + ", ".join(float(t - mp.mpf(float(t))).hex() for t in table) + "}")
+    for precision, n, S in (("double", 9, 27), ("float", 4, mp.mpf("9.5")), ("double near", 7, mp.mpf("3.5"))):
         p, q, err = erfcx_rational(n, mp.mpf(S))
         print(f"erfcx {precision} degrees {n}/{n + 1} on [0, {mp.nstr(S, 3)}]: max relative error {mp.nstr(err, 3)}")
         show("  p", p)
