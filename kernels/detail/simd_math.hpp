@@ -58,10 +58,9 @@ B fma_exact(const B& x, const B& y, const B& z) {
 //   y = k ln2 + r, |r| <= ln2/2 (Cody-Waite with a two-part ln2), exp(r) by a minimax polynomial (degree 11
 //   in double, error 3e-18; degree 6 in float, 2e-9; scripts/fit_activation_math.py), times 2^k.
 // Measured against long double over [-708, 0]: within 1.0 ulp (1.06 with AVX2's Estrin form of the
-// polynomial, exp_reduced; 4 million random points, half of them in [-1, 0]; AVX-512's table form,
-// exp_from_table: 1.0 ulp). Results below the smallest
-// normal are flushed to 0 (y < -708.39 in double, -87.3 in float), as xsimd::exp does; -inf gives 0 and NaN
-// stays NaN.
+// polynomial, exp_reduced; 4 million random points, half of them in [-1, 0]; also 1.0 with AVX-512's table,
+// exp_from_table). Results below the smallest normal are flushed to 0 (y < -708.39 in double, -87.3 in float),
+// as xsimd::exp does; -inf gives 0 and NaN stays NaN.
 template <class T>
 struct ExpNonpositive;
 template <>
@@ -157,9 +156,13 @@ B exp_reduced(const B& r) {
 // stand), and exp(r) - 1 on the eighth of the range needs degree 7 instead of 11 (r times a degree-6 fit of
 // (e^r - 1)/r, error 1e-16 on a term below 0.044: scripts/fit_activation_math.py). 2^{j/8} is carried as
 // hi + lo (a second permute), so that its rounding does not add to the result's: 2^{j/8} e^r = hi + (lo + hi q).
-// Four FMAs fewer for two permutes (measured on a Zen 4, per 4096 doubles, with HalfErfcxNear: tanh with
-// derivative times dy 6.0-6.1 -> 5.4 us; gelu_erf above). AVX2 has no one-instruction lookup into 8 doubles,
-// and there Estrin already shortens the chain.
+// Four FMAs fewer for two permutes. AVX2 has no one-instruction lookup into 8 doubles, and there Estrin already
+// shortens the chain. Measured on a Zen 4 (2026-12-07) together with HalfErfcxNear and map_span's two batches
+// per step on AVX-512, against the build before in alternating runs, per 4096 doubles: gelu_erf value 7.2-8.4
+// -> 6.3-7.0 us, value with derivative times dy (a recomputing layer's backward) 8.0-8.5 -> 7.2-7.5; tanh value
+// 5.2-6.6 -> 4.8-5.7, with derivative times dy 6.1-6.3 -> 5.6-5.7. One X6 iteration (BM_P4Step, L = 1024)
+// 35.3-38.9 -> 33.5-36.2 ms on one thread; on two, 18.0-19.8 -> 16.9-21.6 (this machine's two-thread times
+// swing too much to say more than "not slower").
 template <class B>
 constexpr bool kExpTable =
     std::is_same_v<typename B::value_type, double> && std::is_same_v<typename B::arch_type, xsimd::avx512f>;
@@ -287,10 +290,8 @@ struct HalfErfcx<float> {
 // (fit error 2.6e-17, below the full range's), four fewer FMAs than 9/10. normal_cdf_pdf uses it wherever
 // s <= kMax and the full-range fit elsewhere, lane by lane, so a value never depends on its neighbours in the
 // batch; the full-range fit is evaluated only for a batch with a lane past kMax (rare for pre-activations of
-// unit scale: |x| > 4.95 has probability 7e-7). Double only: float's 4/5 is short already. Measured on a Zen 4
-// with the table exponential (exp_from_table), per 4096 doubles in one alternating run against the build
-// before: gelu_erf value with derivative times dy (a recomputing layer's backward) 8.2-8.6 -> 7.1 us; one X6
-// iteration (BM_P4Step, L = 1024) 35.3-38.3 -> 33.5-35.6 ms on one thread, 18.0-19.8 -> 16.9-17.9 on two.
+// unit scale: |x| > 4.95 has probability 7e-7). Double only: float's 4/5 is short already. Measured with
+// exp_from_table (see there).
 template <class T>
 struct HalfErfcxNear {
   static constexpr bool kExists = false;

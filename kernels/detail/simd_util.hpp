@@ -99,8 +99,8 @@ template <class Arch, class T, class Op, class... In>
   // operations) alone keeps the FMA units waiting on its own chain. On AVX2 GCC interleaves the two chains when
   // scheduling is on (-fschedule-insns for the AVX2 files, kernels/CMakeLists.txt); measured on a Zen 2:
   // gelu_erf forward 14.7 -> 13.2 us per 4096 doubles. On AVX-512 the out-of-order core overlaps them; measured
-  // on a Zen 4 (2026-12-07, after the table exponential): gelu_erf forward in double 6.7-7.7 -> 6.2-6.4 us,
-  // tanh 4.6-5.8 -> 4.5-4.6; float unchanged.
+  // on a Zen 4 (2026-12-07, with the table exponential of simd_math.hpp): gelu_erf forward in double 6.7-7.7 ->
+  // 6.2-6.4 us, tanh 4.6-5.8 -> 4.5-4.6; float unchanged.
   for (; j + 2 * W <= n; j += 2 * W) {
     const B r0 = op(B::load_unaligned(in + j)...);
     const B r1 = op(B::load_unaligned(in + j + W)...);
