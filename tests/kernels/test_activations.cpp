@@ -1,8 +1,8 @@
 // Activation kernels against the reference loops (scalar_math.hpp formulas) on every dispatch target, odd
 // shapes, padded and dense layouts, float and double; then the properties the reference does not pin down:
 // saturation for large |x|, NaN propagation, relu'(0) = 0, beta == 0 never reading dx, tail elements computed
-// exactly like the vector body, bitwise determinism across thread counts, and accuracy against a long double
-// oracle.
+// exactly like the vector body, values that do not depend on their neighbours in a batch, bitwise determinism
+// across thread counts, and accuracy against a long double oracle.
 //
 // Tolerance, per element: |got - want| <= kUlps eps (|want| + scale(x)) + (smallest normal).
 //   scale(x) is the size of the terms the formula cancels, so the error of the reference itself is covered:
