@@ -290,8 +290,9 @@ struct HalfErfcx<float> {
 // (fit error 2.6e-17, below the full range's), four fewer FMAs than 9/10. normal_cdf_pdf uses it wherever
 // s <= kMax and the full-range fit elsewhere, lane by lane, so a value never depends on its neighbours in the
 // batch; the full-range fit is evaluated only for a batch with a lane past kMax (rare for pre-activations of
-// unit scale: |x| > 4.95 has probability 7e-7). Double only: float's 4/5 is short already. Measured with
-// exp_from_table (see there).
+// unit scale: |x| > 4.95 has probability 7e-7). Double on AVX-512 only: float's 4/5 is short already, and with
+// AVX2 (forced on a Zen 4) it gained nothing measurable, gelu_erf 8.6-8.9 against 8.6-9.6 us per 4096 (there
+// Estrin's short chains, not the count of FMAs, set the pace). Measured with exp_from_table (see there).
 template <class T>
 struct HalfErfcxNear {
   static constexpr bool kExists = false;
@@ -354,7 +355,7 @@ void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
   pdf = e * B(scalar::kInvSqrt2Pi<T>);
   const B s = xsimd::abs(x) * B(scalar::kInvSqrt2<T>);
   B half_erfcx;
-  if constexpr (HalfErfcxNear<T>::kExists) {
+  if constexpr (HalfErfcxNear<T>::kExists && std::is_same_v<typename B::arch_type, xsimd::avx512f>) {
     using N = HalfErfcxNear<T>;
     const auto near = s <= B(N::kMax);  // false for NaN
     half_erfcx = erfcx_part(s, N::p) / erfcx_part(s, N::q);

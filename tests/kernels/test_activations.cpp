@@ -409,8 +409,8 @@ TYPED_TEST(Activations, TailElementsMatchVectorBodyBitForBit) {
 }
 
 // Formulas that take a cheaper path when every lane of a batch is in range (tanh below 5/8; gelu_erf's
-// near-range rational in double) must give each lane the bits the full path gives it: a value does not depend
-// on its neighbours. Every fourth input is moved far out, so every batch mixes both paths.
+// near-range rational, double on AVX-512) must give each lane the bits the full path gives it: a value does not
+// depend on its neighbours. Every fourth input is moved far out, so every batch mixes both paths.
 TYPED_TEST(Activations, ValueDoesNotDependOnItsNeighbours) {
   using T = TypeParam;
   std::mt19937_64 rng(17);
