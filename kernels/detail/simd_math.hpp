@@ -200,48 +200,54 @@ B exp_from_table(const B& kd, const B& r) {
   return (xsimd::fma(t_hi, q, t_lo) + t_hi) * xsimd::bitwise_cast<B>(scale);
 }
 
+// The reduction y = k ln2 / 2^s + r: s = 3 with the table (exp_from_table), else s = 0.
+template <class B>
+struct ExpSplit {
+  using T = typename B::value_type;
+  using E = ExpNonpositive<T>;
+  static constexpr T kInv = kExpTable<B> ? T(ExpTable::kInv) : E::kInvLn2;
+  static constexpr T kLn2Hi = kExpTable<B> ? T(ExpTable::kLn2Hi) : E::kLn2Hi;
+  static constexpr T kLn2Lo = kExpTable<B> ? T(ExpTable::kLn2Lo) : E::kLn2Lo;
+};
+
+// exp(y) from kd = k + shifter and the reduced argument r of ExpSplit.
+template <class B>
+B exp_of_split(const B& kd, const B& r) {
+  if constexpr (kExpTable<B>) {
+    return exp_from_table(kd, r);
+  } else {
+    using E = ExpNonpositive<typename B::value_type>;
+    using I = xsimd::as_integer_t<B>;
+    using IT = typename I::value_type;
+    // k in the low mantissa bits of kd: shifted into the exponent field and biased, they are 2^k (k >= -bias + 1
+    // wherever y >= kLimit; below, the caller's select discards the value).
+    const I bits = (xsimd::bitwise_cast<I>(kd) << E::kMantissaBits) + I(IT(E::kBias) << E::kMantissaBits);
+    return exp_reduced(r) * xsimd::bitwise_cast<B>(bits);
+  }
+}
+
 // exp(y + y_lo) for a y given as an unevaluated sum (|y_lo| tiny against y): y_lo joins the reduced argument r,
 // where it is not rounded away. The select at the end looks at y alone.
 template <class B>
 B exp_nonpositive(const B& y, const B& y_lo) {
   using T = typename B::value_type;
   using E = ExpNonpositive<T>;
-  using I = xsimd::as_integer_t<B>;
-  using IT = typename I::value_type;
-  if constexpr (kExpTable<B>) {
-    const B kd = xsimd::fma(y, B(ExpTable::kInv), B(E::kShifter));
-    const B k = kd - B(E::kShifter);
-    const B r = xsimd::fma(k, B(-ExpTable::kLn2Hi), y) + xsimd::fma(k, B(-ExpTable::kLn2Lo), y_lo);
-    return xsimd::select(y < B(E::kLimit), B(T(0)), exp_from_table(kd, r));
-  }
-  const B kd = xsimd::fma(y, B(E::kInvLn2), B(E::kShifter));  // k + shifter, exactly (|k| < 2^22)
+  using S = ExpSplit<B>;
+  const B kd = xsimd::fma(y, B(S::kInv), B(E::kShifter));  // k + shifter, exactly (|k| < 2^22)
   const B k = kd - B(E::kShifter);
-  const B r = xsimd::fma(k, B(-E::kLn2Hi), y) + xsimd::fma(k, B(-E::kLn2Lo), y_lo);
-  // k in the low mantissa bits of kd: shifted into the exponent field and biased, they are 2^k (k >= -bias + 1
-  // wherever y >= kLimit; below, the select discards the value).
-  const I bits = (xsimd::bitwise_cast<I>(kd) << E::kMantissaBits) + I(IT(E::kBias) << E::kMantissaBits);
-  const B e = exp_reduced(r) * xsimd::bitwise_cast<B>(bits);
-  return xsimd::select(y < B(E::kLimit), B(T(0)), e);  // false for NaN: NaN stays NaN
+  const B r = xsimd::fma(k, B(-S::kLn2Hi), y) + xsimd::fma(k, B(-S::kLn2Lo), y_lo);
+  return xsimd::select(y < B(E::kLimit), B(T(0)), exp_of_split(kd, r));  // false for NaN: NaN stays NaN
 }
 
 template <class B>
 B exp_nonpositive(const B& y) {
   using T = typename B::value_type;
   using E = ExpNonpositive<T>;
-  using I = xsimd::as_integer_t<B>;
-  using IT = typename I::value_type;
-  if constexpr (kExpTable<B>) {
-    const B kd = xsimd::fma(y, B(ExpTable::kInv), B(E::kShifter));
-    const B k = kd - B(E::kShifter);
-    const B r = xsimd::fma(k, B(-ExpTable::kLn2Lo), xsimd::fma(k, B(-ExpTable::kLn2Hi), y));
-    return xsimd::select(y < B(E::kLimit), B(T(0)), exp_from_table(kd, r));
-  }
-  const B kd = xsimd::fma(y, B(E::kInvLn2), B(E::kShifter));
+  using S = ExpSplit<B>;
+  const B kd = xsimd::fma(y, B(S::kInv), B(E::kShifter));
   const B k = kd - B(E::kShifter);
-  const B r = xsimd::fma(k, B(-E::kLn2Lo), xsimd::fma(k, B(-E::kLn2Hi), y));
-  const I bits = (xsimd::bitwise_cast<I>(kd) << E::kMantissaBits) + I(IT(E::kBias) << E::kMantissaBits);
-  const B e = exp_reduced(r) * xsimd::bitwise_cast<B>(bits);
-  return xsimd::select(y < B(E::kLimit), B(T(0)), e);
+  const B r = xsimd::fma(k, B(-S::kLn2Lo), xsimd::fma(k, B(-S::kLn2Hi), y));
+  return xsimd::select(y < B(E::kLimit), B(T(0)), exp_of_split(kd, r));
 }
 
 // The scaled complementary error function erfcx(s) = e^{s²} erfc(s) on s in [0, kMax], as one rational
@@ -293,13 +299,10 @@ struct HalfErfcx<float> {
 // unit scale: |x| > 4.95 has probability 7e-7). Double on AVX-512 only: float's 4/5 is short already, and with
 // AVX2 (forced on a Zen 4) it gained nothing measurable, gelu_erf 8.6-8.9 against 8.6-9.6 us per 4096 (there
 // Estrin's short chains, not the count of FMAs, set the pace). Measured with exp_from_table (see there).
-template <class T>
+template <class B>
+constexpr bool kNearErfcx =
+    std::is_same_v<typename B::value_type, double> && std::is_same_v<typename B::arch_type, xsimd::avx512f>;
 struct HalfErfcxNear {
-  static constexpr bool kExists = false;
-};
-template <>
-struct HalfErfcxNear<double> {
-  static constexpr bool kExists = true;
   static constexpr double kMax = 3.5;
   static constexpr double p[] = {0.5 * 1.0,
                                  0.5 * 1.6410122166214052,
@@ -354,18 +357,18 @@ void normal_cdf_pdf(const B& x, B& cdf, B& pdf) {
   const B e = exp_nonpositive(B(T(-0.5)) * hi, B(T(-0.5)) * lo);
   pdf = e * B(scalar::kInvSqrt2Pi<T>);
   const B s = xsimd::abs(x) * B(scalar::kInvSqrt2<T>);
+  const auto full_range = [&] {
+    const B clamped = xsimd::min(s, B(R::kMax));
+    return erfcx_part(clamped, R::p) / erfcx_part(clamped, R::q);
+  };
   B half_erfcx;
-  if constexpr (HalfErfcxNear<T>::kExists && std::is_same_v<typename B::arch_type, xsimd::avx512f>) {
-    using N = HalfErfcxNear<T>;
+  if constexpr (kNearErfcx<B>) {
+    using N = HalfErfcxNear;
     const auto near = s <= B(N::kMax);  // false for NaN
     half_erfcx = erfcx_part(s, N::p) / erfcx_part(s, N::q);
-    if (!xsimd::all(near)) {  // rare: some lane past the near range, or NaN
-      const B far = xsimd::min(s, B(R::kMax));
-      half_erfcx = xsimd::select(near, half_erfcx, erfcx_part(far, R::p) / erfcx_part(far, R::q));
-    }
+    if (!xsimd::all(near)) half_erfcx = xsimd::select(near, half_erfcx, full_range());  // rare: past it, or NaN
   } else {
-    const B far = xsimd::min(s, B(R::kMax));
-    half_erfcx = erfcx_part(far, R::p) / erfcx_part(far, R::q);
+    half_erfcx = full_range();
   }
   const B lower = e * half_erfcx;  // Φ(-|x|)
   cdf = xsimd::select(x > B(T(0)), B(T(1)) - lower, lower);  // NaN: x > 0 is false, lower is NaN
