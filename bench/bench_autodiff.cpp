@@ -242,6 +242,7 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   nn::ResidualNetworkConfig cfg =
       nn::ResidualNetworkConfig::p4(q, q, m, q, std::size_t(L), Activation::gelu_erf);
   cfg.recompute = true;  // as X6 sets it
+  cfg.keep_last_bytes = kernels::last_level_cache_bytes() / std::size_t(threads);
   nn::ResidualNetwork net(cfg, rng);
   nn::ParamGroup residual{{}, double(L) * eta0};
   for (nn::Param* p : net.parameters())

@@ -21,6 +21,7 @@
 #include "experiments/experiment.hpp"
 #include "experiments/progress.hpp"
 #include "experiments/sweep.hpp"
+#include "kernels/cache_size.hpp"
 #include "kernels/target.hpp"
 #include "nn/data.hpp"
 #include "nn/data_parallel.hpp"
@@ -114,7 +115,8 @@ class X6 : public Experiment {
 
  private:
   DepthResult train(std::size_t L, const nn::Dataset& data, const nn::Matrix& W0,
-                    const std::vector<std::size_t>& keep_every, int threads) const;
+                    const std::vector<std::size_t>& keep_every, int threads,
+                    std::size_t keep_last_bytes) const;
   X6Config c_;
 };
 
@@ -127,17 +129,19 @@ void layer_increment(const nn::Param& V0, const nn::Param& W0, const nn::Param& 
 }
 
 // GD on the network of depth L, the batch's two halves through nn::DataParallelStep (on `threads` threads:
-// the same bits for any number).
+// the same bits for any number). keep_last_bytes: ResidualNetworkConfig's, this tape's share of the cache.
 DepthResult X6::train(std::size_t L, const nn::Dataset& data, const nn::Matrix& W0,
-                      const std::vector<std::size_t>& keep, int threads) const {
+                      const std::vector<std::size_t>& keep, int threads, std::size_t keep_last_bytes) const {
   const index_t q = c_.width, m = c_.hidden;
   const bool paper = c_.scaling == "paper";
   nn::ResidualNetworkConfig cfg =
       nn::ResidualNetworkConfig::p4(q, q, m, q, L, parse_activation_flag(c_.activation));
   cfg.p4_authors_scaling = !paper;
-  // Backward recomputes each layer's GELU instead of keeping it on the tape: the same numbers, a fifth of the
-  // tape (the reference's 2^14 layers would otherwise keep 0.84 GB of activations), and faster (README).
+  // Backward recomputes each layer's GELU instead of keeping it on the tape, except in the last layers, whose
+  // activations are still cached when backward reaches them: the same numbers, a fifth of the tape (the
+  // reference's 2^14 layers would otherwise keep 0.84 GB of activations), and faster (README).
   cfg.recompute = true;
+  cfg.keep_last_bytes = keep_last_bytes;
   nn::Rng unused(0);
   nn::ResidualNetwork net(cfg, unused);
   net.set_layer_weights("W", nn::WeightPath(L, W0));  // tied: the same W for every depth; V = 0 (P4 4.2)
@@ -241,6 +245,11 @@ void X6::run(Run& run) {
   double total = 0;
   for (std::size_t L : all_jobs) total += double(L);
   Progress progress("X6", all_jobs.size(), "depths", total);
+  // As many tapes at a time as threads (the reference's batch halves, then depths side by side), each with
+  // its share of the last-level cache for the activations of its last layers.
+  const std::size_t keep_last_bytes =
+      kernels::last_level_cache_bytes() / std::size_t(std::max(1, run.threads()));
+  run.summary()["kept_activations_bytes_per_tape"] = keep_last_bytes;
   // The reference first, on every thread: it is most of the work (2^14 layers against 2^11 for all the depths
   // together), so run beside the others it would leave the other threads idle for most of the run. Its two
   // batch halves meet once per GD step (DataParallelStep); op threads for the optimizer's sweeps over its
@@ -252,14 +261,15 @@ void X6::run(Run& run) {
       explicit OpThreads(int n) { kernels::set_op_threads(n); }
       ~OpThreads() { kernels::set_op_threads(before); }
     } op_threads(run.threads());
-    results[0] = train(N, data, W0, std::vector<std::size_t>(needed.begin(), needed.end()), run.threads());
+    results[0] = train(N, data, W0, std::vector<std::size_t>(needed.begin(), needed.end()), run.threads(),
+                       keep_last_bytes);
     progress.advance(double(N));
   }
   parallel_for(all_jobs.size() - 1, run.threads(), [&](std::size_t i) {
     const std::size_t j = i + 1, L = all_jobs[j];
     std::vector<std::size_t> keep(L);
     for (std::size_t k = 0; k < L; ++k) keep[k] = k;
-    results[j] = train(L, data, W0, keep, 1);
+    results[j] = train(L, data, W0, keep, 1, keep_last_bytes);
     progress.advance(double(L));
   });
   progress.finish();

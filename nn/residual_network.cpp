@@ -138,6 +138,16 @@ const Tensor<double>& ResidualNetwork::ones_row(index_t cols) {
   return it->second;
 }
 
+// Whether layer k recomputes its activations in backward: with recompute on, unless they and those of every
+// layer after it fit in keep_last_bytes.
+bool ResidualNetwork::recompute_layer(std::size_t k, index_t m, bool has_v, index_t batch) const {
+  const ResidualNetworkConfig& c = config_;
+  if (!c.recompute) return false;
+  const double layer_bytes =
+      double(residual_step_kept_values(c.activation, has_v, m, batch)) * sizeof(double);
+  return double(c.depth - k) * layer_bytes > double(c.keep_last_bytes);
+}
+
 Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<double>& h) {
   const ResidualNetworkConfig& c = config_;
   const double L = double(c.depth);
@@ -145,9 +155,11 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
     case ResidualForm::p1: {
       const Var<double> b = c.p1_bias ? tape.param(*b_[k]) : Var<double>{};
       if (c.delta == DeltaMode::none)  // P1 eq. (1) with δ = 1
-        return residual_step(
-            h, ResidualStep<double>{
-                   .W = tape.param(*W_[k]), .b = b, .act = c.activation, .recompute = c.recompute});
+        return residual_step(h,
+                             ResidualStep<double>{.W = tape.param(*W_[k]),
+                                                  .b = b,
+                                                  .act = c.activation,
+                                                  .recompute = recompute_layer(k, c.width, false, h.cols())});
       Var<double> pre = matmul(tape.param(*W_[k]), h);
       if (c.p1_bias) pre = add_bias(pre, b);
       const Var<double> s = activation(pre, c.activation);
@@ -161,10 +173,11 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
       return add(h, scalar_times(tape, delta, s));  // P1 eq. (1): h + δ_k σ(A_k h + b_k)
     }
     case ResidualForm::p2:  // P2: h + L^{-1/2} σ(A_k h)
-      return residual_step(h, ResidualStep<double>{.W = tape.param(*W_[k]),
-                                                   .alpha = 1.0 / std::sqrt(L),
-                                                   .act = c.activation,
-                                                   .recompute = c.recompute});
+      return residual_step(h,
+                           ResidualStep<double>{.W = tape.param(*W_[k]),
+                                                .alpha = 1.0 / std::sqrt(L),
+                                                .act = c.activation,
+                                                .recompute = recompute_layer(k, c.width, false, h.cols())});
     case ResidualForm::p4: {
       // P4 eq. (3): h_{k+1} = h_k + V σ(W h_k / sqrt(q)) / (L sqrt(m)); the authors' code: h + V σ(W h) / L
       const bool paper = !c.p4_authors_scaling;
@@ -174,18 +187,19 @@ Var<double> ResidualNetwork::step(Tape<double>& tape, std::size_t k, const Var<d
                                   .alpha = paper ? 1.0 / (L * std::sqrt(double(c.hidden))) : 1.0 / L,
                                   .gamma = paper ? 1.0 / std::sqrt(double(c.width)) : 1.0,
                                   .act = c.activation,
-                                  .recompute = c.recompute});
+                                  .recompute = recompute_layer(k, c.hidden, true, h.cols())});
     }
     case ResidualForm::p5_res1: {  // P5 res-1: h + α_L V σ(h)
       const Var<double> update = matmul(tape.param(*V_[k]), activation(h, c.activation));
       return add(h, scale(update, std::pow(L, -c.beta)));
     }
     case ResidualForm::p5_res3:  // P5 res-3: h + α_L V σ(W h)
-      return residual_step(h, ResidualStep<double>{.W = tape.param(*W_[k]),
-                                                   .V = tape.param(*V_[k]),
-                                                   .alpha = std::pow(L, -c.beta),
-                                                   .act = c.activation,
-                                                   .recompute = c.recompute});
+      return residual_step(h,
+                           ResidualStep<double>{.W = tape.param(*W_[k]),
+                                                .V = tape.param(*V_[k]),
+                                                .alpha = std::pow(L, -c.beta),
+                                                .act = c.activation,
+                                                .recompute = recompute_layer(k, c.hidden, true, h.cols())});
   }
   throw std::logic_error("ResidualNetwork::step: unknown form");
 }

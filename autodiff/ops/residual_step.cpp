@@ -372,6 +372,11 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
   return tape.finish(OpKind::residual_step, variant, out);
 }
 
+index_t residual_step_kept_values(kernels::Activation act, bool has_v, index_t m, index_t B) {
+  const bool from_output = kernels::derivative_from_output(act);
+  return (int(!from_output) + int(has_v || from_output)) * m * B;  // D, A: as residual_step keeps them
+}
+
 template <class T>
 Var<T> residual_step_reference(const Var<T>& h, const ResidualStep<T>& s) {
   Var<T> z = matmul(s.W, h);

@@ -42,6 +42,11 @@ struct ResidualStep {
 
 template <class T>
 Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& step);
+
+// How many values one residual_step keeps on the tape for backward when it does not recompute, m x B each:
+// D = act'(Z) when act' needs Z, and A = act(Z) when act' is read off A or V needs A (for dV). For memory
+// policies that weigh keeping against recomputing (nn::ResidualNetworkConfig::keep_last_bytes).
+index_t residual_step_kept_values(kernels::Activation act, bool has_v, index_t m, index_t B);
 template <class T>
 Var<T> residual_step_reference(const Var<T>& h, const ResidualStep<T>& step);
 

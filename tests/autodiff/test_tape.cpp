@@ -91,6 +91,31 @@ TEST(Tape, ScaleChainOfDepth100000) {
   EXPECT_NEAR(vx.grad()(0, 0), std::pow(c, kDepth), 1e-9);
 }
 
+TEST(Tape, ResidualStepKeepsWhatResidualStepKeptValuesSays) {
+  // Memory policies (nn::ResidualNetworkConfig::keep_last_bytes) plan with residual_step_kept_values: it must
+  // be what one step without recompute adds to the tape over one with recompute, for every activation, with
+  // and without V (m x B a multiple of 8 doubles, so the arena's 64-byte rounding adds nothing).
+  const index_t d = 4, m = 8, B = 6;
+  Tape<double> tape;
+  const Tensor<double> h{d, B}, W{m, d}, V{d, m};
+  for (Activation act : kernels::kAllActivations)
+    for (bool has_v : {false, true}) {
+      const index_t rows = has_v ? m : d;  // without V, W is square
+      std::size_t bytes[2];
+      for (bool recompute : {false, true}) {
+        tape.clear();
+        const Var<double> vh = tape.variable(h), vW = tape.variable(has_v ? W : Tensor<double>{d, d}),
+                          vV = has_v ? tape.variable(V) : Var<double>{};
+        const std::size_t before = tape.arena().bytes_in_use();
+        residual_step(vh, {.W = vW, .V = vV, .act = act, .recompute = recompute});
+        bytes[recompute] = tape.arena().bytes_in_use() - before;
+      }
+      EXPECT_EQ(bytes[0] - bytes[1],
+                std::size_t(residual_step_kept_values(act, has_v, rows, B)) * sizeof(double))
+          << kernels::activation_name(act) << (has_v ? " with V" : " without V");
+    }
+}
+
 TEST(Tape, ResidualChainOfDepth100000MatchesClosedFormAndRecyclesGradients) {
   // h_{k+1} = h_k + a W h_k (identity activation, V = I, shared W), loss = sum(h_N):
   // dl/dh_0 = ((I + a W)^T)^N 1.

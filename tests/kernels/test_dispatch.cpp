@@ -1,4 +1,5 @@
-// Dispatch: every target the CPU has can be selected, names round-trip, bad names are refused.
+// Dispatch: every target the CPU has can be selected, names round-trip, bad names are refused. The machine's
+// last-level cache size (cache_size.hpp).
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -58,6 +59,23 @@ TEST(Dispatch, ActivationNamesRoundTrip) {
   }
   Activation unused;
   EXPECT_FALSE(parse_activation("swish", unused));
+}
+
+TEST(CacheSize, SysfsSizesParse) {
+  EXPECT_EQ(detail::parse_cache_size("32768K\n"), std::size_t(32) << 20);
+  EXPECT_EQ(detail::parse_cache_size("1M"), std::size_t(1) << 20);
+  EXPECT_EQ(detail::parse_cache_size("2G"), std::size_t(2) << 30);
+  EXPECT_EQ(detail::parse_cache_size("512"), std::size_t(512));
+  for (const char* bad : {"", "K", "32768KB", "-1K", "12.5M", "99999999999999999999K"})
+    EXPECT_EQ(detail::parse_cache_size(bad), std::size_t(0)) << bad;
+}
+
+TEST(CacheSize, LastLevelIsUnknownOrAtLeast64KB) {
+  // 0 where sysfs does not say; otherwise the largest data or unified level: no x86-64 CPU's is under 64 KB.
+  const std::size_t bytes = last_level_cache_bytes();
+  if (bytes == 0) GTEST_SKIP() << "sysfs gives no cache sizes here";
+  EXPECT_GE(bytes, std::size_t(64) << 10);
+  EXPECT_EQ(bytes, last_level_cache_bytes());  // read once
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -149,29 +150,54 @@ TEST(ResidualNetwork, ParameterGradientsMatchFiniteDifferences) {
 
 TEST(ResidualNetwork, RecomputeGivesTheSameBits) {
   // The memory policy changes what the tape keeps, not the numbers: loss and every gradient bit for bit, for
-  // every preset, with the activations whose derivative needs the input (gelu) or the output (tanh).
+  // every preset, with the activations whose derivative needs the input (gelu) or the output (tanh). Three
+  // policies: keep every layer's activations, recompute every layer's, and recompute all but the last two
+  // layers' (keep_last_bytes: two layers' worth), which must keep exactly those two.
+  enum Policy { keep, recompute, keep_last_two };
+  const index_t batch = 5;
   int index = 0;
   for (ResidualNetworkConfig c : all_presets())
     for (Activation act : {Activation::tanh, Activation::gelu_erf}) {
       c.activation = act;
       c.embeddings_trainable = true;
-      std::vector<double> results[2];
-      for (bool recompute : {false, true}) {
-        c.recompute = recompute;
+      const bool has_v = c.form == ResidualForm::p4 || c.form == ResidualForm::p5_res3;
+      const std::size_t layer_bytes =
+          std::size_t(residual_step_kept_values(act, has_v, has_v ? c.hidden : c.width, batch)) *
+          sizeof(double);
+      std::vector<double> results[3];
+      for (Policy policy : {keep, recompute, keep_last_two}) {
+        c.recompute = policy != keep;
+        c.keep_last_bytes = policy == keep_last_two ? 2 * layer_bytes : 0;
         Rng rng(9);
         ResidualNetwork net(c, rng);
         randomise(net, rng);
-        const Matrix x = gaussian(rng, c.input_dim, 5, 1.0), y = gaussian(rng, c.output_dim, 5, 1.0);
+        const Matrix x = gaussian(rng, c.input_dim, batch, 1.0), y = gaussian(rng, c.output_dim, batch, 1.0);
         Tape<double> tape;
         const Var<double> loss = mse(net.forward(tape, x), tape.constant(y));
+        // The fused layers (not every preset has them) and those that kept their activations for backward.
+        std::size_t fused = 0, kept = 0;
+        for (const Node<double>& n : tape.nodes())
+          if (n.kind == OpKind::residual_step) {
+            ++fused;
+            if (n.saved[0] != nullptr || n.saved[1] != nullptr) ++kept;
+          }
+        const std::size_t expected = policy == keep        ? fused
+                                     : policy == recompute ? 0
+                                                           : std::min<std::size_t>(2, fused);
+        EXPECT_EQ(kept, expected) << "preset " << index << ", " << kernels::activation_name(act)
+                                  << ", policy " << int(policy);
         tape.backward(loss);
-        std::vector<double>& r = results[recompute ? 1 : 0];
+        std::vector<double>& r = results[policy];
         r.push_back(loss.item());
         for (Param* p : net.parameters()) r.insert(r.end(), p->grad.data(), p->grad.data() + p->grad.size());
       }
-      ASSERT_EQ(results[0].size(), results[1].size());
-      EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(double)), 0)
-          << "preset " << index << ", " << kernels::activation_name(act);
+      for (Policy policy : {recompute, keep_last_two}) {
+        ASSERT_EQ(results[keep].size(), results[policy].size());
+        EXPECT_EQ(
+            std::memcmp(results[keep].data(), results[policy].data(), results[keep].size() * sizeof(double)),
+            0)
+            << "preset " << index << ", " << kernels::activation_name(act) << ", policy " << int(policy);
+      }
       ++index;
     }
 }
