@@ -12,7 +12,8 @@
 //   matmul, scale, add); at L = 1024 also tapelab-2t: two threads, wall-clock time (same bits as one thread).
 // BM_P4Step/tapelab/f64/<L>: one full-batch GD iteration of experiment X6 (P4, paper scaling) exactly as
 //   X6 runs it: nn::ResidualNetwork with ResidualNetworkConfig::p4(16, 16, 32, 16, L, gelu_erf)
-//   (h_{k+1} = h_k + V act(W h / 4) / (L sqrt 32)), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2,
+//   (h_{k+1} = h_k + V act(W h / 4) / (L sqrt 32); recompute, but the last layers keep their activations
+//   within each tape's share of the last-level cache), n = 100 Gaussian samples, loss (1/n)||h_L - y||^2,
 //   nn::GradientDescent with lr = 0.01 L on every W_k, V_k, through nn::DataParallelStep (the batch's halves
 //   on their own tapes, so with train_step's NaN/Inf checks). One thread; tapelab-2t rows two, the halves
 //   side by side and op threads for the optimizer's sweeps, as X6 trains its reference network (wall-clock
