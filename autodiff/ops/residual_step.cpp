@@ -26,6 +26,13 @@ void prefetch_rows(const T* p, index_t rows, index_t cols, index_t ld) {
 
 enum Input { kH = 0, kW = 1, kV = 2, kB = 3 };
 
+// What a step that does not recompute keeps for backward (residual_step, residual_step_kept_values):
+// D = act'(Z) when act' needs Z; A = act(Z) when act' is read off A, or V needs A for dV.
+bool keeps_derivative(kernels::Activation act) { return !kernels::derivative_from_output(act); }
+bool keeps_activation(kernels::Activation act, bool has_v) {
+  return has_v || kernels::derivative_from_output(act);
+}
+
 // Validates the shapes; returns m (the hidden width).
 template <class T>
 index_t check_residual_shapes(Tape<T>& tape, const Var<T>& h, const ResidualStep<T>& s) {
@@ -327,9 +334,9 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
   // D = act'(Z) when act' needs the input (gelu, softplus), computed by the forward epilogue together with A,
   // so backward multiplies by D instead of evaluating act' (Z itself is never needed). Both by batch parts.
   const bool keep = record && !s.recompute;
-  const bool from_output = kernels::derivative_from_output(s.act);
-  T* D = (keep && !from_output) ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
-  T* A = (keep && (has_v || from_output)) ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
+  const bool keep_d = keep && keeps_derivative(s.act), keep_a = keep && keeps_activation(s.act, has_v);
+  T* D = keep_d ? tape.saved_buffer(std::size_t(m * B)) : nullptr;
+  T* A = keep_a ? tape.saved_buffer(std::size_t(m * B)) : tape.scratch(std::size_t(m * B));
   Var<T> out = tape.new_output(d, B);
   T* y = tape.slot(out).value;
   const Slot<T> sw = tape.slot(s.W);
@@ -367,14 +374,13 @@ Var<T> residual_step(const Var<T>& h, const ResidualStep<T>& s) {
     n.scalar = s.alpha;
     n.scalar2 = s.gamma;
     n.saved[0] = D;  // nullptr when recomputing or when act' comes from A
-    n.saved[1] = (keep && (has_v || from_output)) ? A : nullptr;
+    n.saved[1] = keep_a ? A : nullptr;
   }
   return tape.finish(OpKind::residual_step, variant, out);
 }
 
 index_t residual_step_kept_values(kernels::Activation act, bool has_v, index_t m, index_t B) {
-  const bool from_output = kernels::derivative_from_output(act);
-  return (int(!from_output) + int(has_v || from_output)) * m * B;  // D, A: as residual_step keeps them
+  return (int(keeps_derivative(act)) + int(keeps_activation(act, has_v))) * m * B;
 }
 
 template <class T>
