@@ -112,6 +112,10 @@ class Tape {
   Var<T> constant(TensorView<const T> x) { return leaf("constant", x, 0); }
   // A value whose gradient backward computes and keeps (Var::grad()). No copy.
   Var<T> variable(TensorView<const T> x) { return leaf("variable", x, Slot<T>::kRequiresGrad); }
+  // A temporary Tensor would be freed at the end of the statement, the recording left reading freed memory:
+  // refused when compiling. (Name the tensor, so that it lives as long as the recording.)
+  Var<T> constant(const Tensor<T>&& temporary) = delete;
+  Var<T> variable(const Tensor<T>&& temporary) = delete;
   // A parameter: backward accumulates into p.grad (or where redirect_param_grads says).
   Var<T> param(Parameter<T>& p);
   // Where param(p) sends p's gradient instead of adding it to p.grad (see redirect_param_grads).

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "autodiff/autodiff.hpp"
@@ -57,6 +58,21 @@ TEST(Tape, VarFromAClearedTapeIsAnErrorNotADanglingRead) {
               HasSubstr("backward: loss was recorded before"));
 }
 
+// Leaves reference their tensor's memory, so a temporary tensor must not become one (tape.hpp deletes those
+// overloads); a named tensor, or a view of one, may.
+template <class X>
+concept RecordsAsConstant = requires(Tape<double>& tape, X&& x) {
+  tape.constant(std::forward<X>(x));
+};
+template <class X>
+concept RecordsAsVariable = requires(Tape<double>& tape, X&& x) {
+  tape.variable(std::forward<X>(x));
+};
+static_assert(!RecordsAsConstant<Tensor<double>> && !RecordsAsVariable<Tensor<double>>);
+static_assert(!RecordsAsConstant<const Tensor<double>> && !RecordsAsVariable<const Tensor<double>>);
+static_assert(RecordsAsConstant<const Tensor<double>&> && RecordsAsVariable<Tensor<double>&>);
+static_assert(RecordsAsConstant<TensorView<const double>> && RecordsAsVariable<TensorView<double>>);
+
 TEST(Tape, SecondBackwardOnTheSameRecordingIsAnError) {
   const Tensor<double> x{{1, 2}};
   Tape<double> tape;
@@ -97,14 +113,14 @@ TEST(Tape, ResidualStepKeepsWhatResidualStepKeptValuesSays) {
   // and without V (m x B a multiple of 8 doubles, so the arena's 64-byte rounding adds nothing).
   const index_t d = 4, m = 8, B = 6;
   Tape<double> tape;
-  const Tensor<double> h{d, B}, W{m, d}, V{d, m};
+  const Tensor<double> h{d, B}, W{m, d}, V{d, m}, W_square{d, d};  // variables must outlive the recording
   for (Activation act : kernels::kAllActivations)
     for (bool has_v : {false, true}) {
       const index_t rows = has_v ? m : d;  // without V, W is square
       std::size_t bytes[2];
       for (bool recompute : {false, true}) {
         tape.clear();
-        const Var<double> vh = tape.variable(h), vW = tape.variable(has_v ? W : Tensor<double>{d, d}),
+        const Var<double> vh = tape.variable(h), vW = tape.variable(has_v ? W : W_square),
                           vV = has_v ? tape.variable(V) : Var<double>{};
         const std::size_t before = tape.arena().bytes_in_use();
         residual_step(vh, {.W = vW, .V = vV, .act = act, .recompute = recompute});
