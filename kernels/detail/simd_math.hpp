@@ -164,8 +164,10 @@ B exp_reduced(const B& r) {
 // 35.3-38.9 -> 33.5-36.2 ms on one thread; on two, 18.0-19.8 -> 16.9-21.6 (this machine's two-thread times
 // swing too much to say more than "not slower").
 template <class B>
-constexpr bool kExpTable =
+constexpr bool kDoubleOnAvx512 =
     std::is_same_v<typename B::value_type, double> && std::is_same_v<typename B::arch_type, xsimd::avx512f>;
+template <class B>
+constexpr bool kExpTable = kDoubleOnAvx512<B>;
 
 struct ExpTable {
   static constexpr double kInv = 0x1.71547652b82fep3;  // 8 / ln2
@@ -300,8 +302,7 @@ struct HalfErfcx<float> {
 // AVX2 (forced on a Zen 4) it gained nothing measurable, gelu_erf 8.6-8.9 against 8.6-9.6 us per 4096 (there
 // Estrin's short chains, not the count of FMAs, set the pace). Measured with exp_from_table (see there).
 template <class B>
-constexpr bool kNearErfcx =
-    std::is_same_v<typename B::value_type, double> && std::is_same_v<typename B::arch_type, xsimd::avx512f>;
+constexpr bool kNearErfcx = kDoubleOnAvx512<B>;
 struct HalfErfcxNear {
   static constexpr double kMax = 3.5;
   static constexpr double p[] = {0.5 * 1.0,
