@@ -18,6 +18,9 @@
 //   on their own tapes, so with train_step's NaN/Inf checks). One thread; tapelab-2t rows two, the halves
 //   side by side and op threads for the optimizer's sweeps, as X6 trains its reference network (wall-clock
 //   time).
+// BM_P4KernelsOnly/<tapelab|tapelab-2t>/f64/1024: the kernel calls of that iteration alone, every layer on the
+//   same few kilobytes (caches hot): no tape, memory traffic, recomputation or optimizer sweep. A floor under
+//   BM_P4Step with these kernels on this machine.
 // BM_GemmRate/gemm1024/<f32|f64>: tapelab's one-thread GEMM at 1024^3 (within a few % of OpenBLAS and of the
 //   core's FMA peak; bench_kernels), the rate against which scripts/bench_table.py puts every training step's
 //   GEMM flops: flops / rate is a floor no implementation doing the model's arithmetic goes under on this
@@ -25,6 +28,7 @@
 //   show.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -263,6 +267,69 @@ void BM_P4StepTapelab(benchmark::State& state, long L, int threads) {
   kernels::set_op_threads(1);
 }
 
+// ---- the same iteration's kernel calls alone, caches hot (what BM_P4Step would take at no memory cost)
+// ------------------------------------------------------------------------------------------
+
+// Each batch half on its own thread, as BM_P4Step/tapelab-2t runs them, makes for each of the L layers the
+// kernel calls residual_step makes when it keeps its activations (autodiff/ops/residual_step.cpp): forward
+// Z = W h / sqrt(q), A = σ(Z) with D = σ'(Z) in one pass, out = h + alpha V A; backward dA = alpha V^T G,
+// dZ = dA ⊙ D, dV = alpha G A^T, dW = dZ h^T / sqrt(q), dh = G + W^T dZ / sqrt(q). Every layer reuses the
+// same few kilobytes, so they never leave L1/L2: no tape, no memory traffic, no recomputation, no optimizer
+// sweep. The time is what the iteration's arithmetic costs with these kernels, a floor under BM_P4Step on
+// this machine (scripts/bench_table.py prints it beside the 10 ms bar of issue 5).
+void BM_P4KernelsOnly(benchmark::State& state, long L, int threads) {
+  constexpr index_t q = kP4Width, m = kP4Hidden, B = kP4Samples;
+  const double gamma = 1.0 / std::sqrt(double(q)), alpha = 1.0 / (double(L) * std::sqrt(double(m)));
+  const Tensor<double> W = Tensor<double>::uniform(m, q, 1), V = Tensor<double>::uniform(q, m, 2);
+  const Tensor<double> h = Tensor<double>::uniform(q, B, 3), G = Tensor<double>::uniform(q, B, 4);
+  Tensor<double> out(q, B), dh(q, B);
+  struct Part {
+    Tensor<double> Z, A, D, dA, dZ, dW, dV;
+  };
+  std::vector<Part> parts;
+  for (int p = 0; p < batch_parts(B); ++p) {
+    const index_t nb = batch_part(B, batch_parts(B), p).size();
+    parts.push_back({Tensor<double>(m, nb), Tensor<double>(m, nb), Tensor<double>(m, nb), Tensor<double>(m, nb),
+                     Tensor<double>(m, nb), Tensor<double>(m, q), Tensor<double>(q, m)});
+  }
+  auto run_part = [&](int p) {
+    const ColumnRange c = batch_part(B, int(parts.size()), p);
+    const index_t nb = c.size();
+    Part& s = parts[std::size_t(p)];
+    const double* h_p = h.data() + c.begin;
+    const double* G_p = G.data() + c.begin;
+    kernels::GemmEpilogue<double> plus_h;
+    plus_h.c_in = h_p;
+    plus_h.ld_c_in = B;
+    for (long k = 0; k < L; ++k) {
+      kernels::gemm(Trans::N, Trans::N, m, nb, q, gamma, W.data(), q, h_p, B, 0.0, s.Z.data(), nb);
+      kernels::activation_forward_with_derivative(Activation::gelu_erf, m, nb, s.Z.data(), nb, s.A.data(), nb,
+                                                  s.D.data(), nb);
+      kernels::gemm(Trans::N, Trans::N, q, nb, m, alpha, V.data(), m, s.A.data(), nb, 1.0,
+                    out.data() + c.begin, B, &plus_h);
+    }
+    for (long k = 0; k < L; ++k) {
+      kernels::gemm(Trans::T, Trans::N, m, nb, q, alpha, V.data(), m, G_p, B, 0.0, s.dA.data(), nb);
+      kernels::hadamard(m, nb, s.dA.data(), nb, s.D.data(), nb, s.dZ.data(), nb);
+      kernels::gemm(Trans::N, Trans::T, q, m, nb, alpha, G_p, B, s.A.data(), nb, 0.0, s.dV.data(), m);
+      kernels::gemm(Trans::N, Trans::T, m, q, nb, gamma, s.dZ.data(), nb, h_p, B, 0.0, s.dW.data(), q);
+      kernels::gemm(Trans::T, Trans::N, q, nb, m, gamma, W.data(), q, s.dZ.data(), nb, 0.0,
+                    dh.data() + c.begin, B);
+    }
+  };
+  for (auto _ : state) {
+    if (threads > 1) {
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+      for (int p = 0; p < int(parts.size()); ++p) run_part(p);
+    } else {
+      for (int p = 0; p < int(parts.size()); ++p) run_part(p);
+    }
+    benchmark::DoNotOptimize(dh.data());
+  }
+  state.counters["GFLOPS"] =
+      benchmark::Counter(p4_step_flops(L) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // ---- the machine's GEMM rate, for the training steps' floors
 // ------------------------------------------------------------------------------------------
 
@@ -296,6 +363,13 @@ void register_all() {
 #endif
   // tapelab-2t rows: two threads (the batch halves of residual_step run side by side; same bits as one
   // thread), timed in wall-clock time.
+  for (int threads : {1, 2}) {
+    auto* b = benchmark::RegisterBenchmark(
+        (std::string("BM_P4KernelsOnly/") + (threads == 1 ? "tapelab" : "tapelab-2t") + "/f64/1024").c_str(),
+        BM_P4KernelsOnly, 1024L, threads);
+    b->Unit(benchmark::kMillisecond);
+    if (threads > 1) b->UseRealTime();
+  }
   for (long L : {128L, 1024L})
     for (int threads : {1, 2}) {
       const std::string name =

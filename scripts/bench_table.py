@@ -238,7 +238,9 @@ def print_bars(rows, paired, peak, gflops, per_op, overhead) -> None:
     GEMM ratios and the tape's overhead come from the paired measurements when the run has them (the steadier
     measure on a shared core), else from the separate rows' medians. A FAIL where both libraries run at 0.95 of
     the FMA peak or more is marked a tie. A training-step bar that no implementation could meet here, because
-    the peer's time over the step's GEMM floor is below the bar, is marked unreachable on this machine. Bars
+    the peer's time over the step's GEMM floor is below the bar, is marked unreachable on this machine; X6's
+    bar is marked unreachable with these kernels when its kernel calls alone, caches hot (BM_P4KernelsOnly),
+    take longer than the bar allows. Bars
     whose rows the run did not include are listed as not measured; "every ResNet shape" passes only when the
     run measured all nine.
     """
@@ -328,6 +330,17 @@ def print_bars(rows, paired, peak, gflops, per_op, overhead) -> None:
         peer = rows.get(("BM_P4Step", "f32/1024"), {}).get("libtorch")
         if peer:
             note += f" (libtorch, float, one thread: {peer[0]:.1f} {peer[2]}, {peer[0] / t:.1f}x)"
+        # What the same kernel calls take with every buffer in cache (BM_P4KernelsOnly), and the iteration's
+        # GEMM flops at the 1024^3 rate on both cores: what memory, tape and optimizer leave untouched.
+        alone = rows.get(("BM_P4KernelsOnly", "f64/1024"), {}).get("tapelab-2t")
+        if alone:
+            alone_ms = alone[0] * MS_PER_UNIT[alone[2]]
+            note += f"; its kernels alone, caches hot: {alone[0]:.1f} {alone[2]}"
+            if alone_ms > 10.0 and t * MS_PER_UNIT[unit] > 10.0:
+                note += ", so unreachable with these kernels on this machine"
+        floor = step_floor(rows, ("BM_P4Step", "f64/1024"), rate, gflops)
+        if floor is not None:
+            note += f"; GEMM floor on two cores {floor / 2:.1f} {unit}"
         lines.append((what, note, verdict(t * MS_PER_UNIT[unit] <= 10.0)))
     else:
         lines.append((what, "not measured", ""))

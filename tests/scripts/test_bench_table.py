@@ -112,6 +112,22 @@ line = bar_line(out, "issue 5: X6 iteration")
 check(line is not None and "PASS" in line and "9.5 ms" in line, "X6 at 9.5 ms on two threads should pass", out)
 check(bar_line(out, "issue 2") is None, "an autodiff run should not list the kernel bars", out)
 
+# X6 at 16 ms on two threads (fail) whose kernels alone take 10.5 ms with hot caches (BM_P4KernelsOnly): out of
+# reach with these kernels, and said so; its one-thread row at 1.2 GFLOP/s over 30 ms against the GEMM rate of
+# 50 GFLOP/s gives a floor of 24 ms on one core, 12 on two. Kernels alone at 8 ms: a plain fail.
+x6 = [row("BM_GemmRate/gemm1024/f64", 40.0, unit="ms", GFLOPS=50.0),
+      row("BM_P4Step/tapelab/f64/1024", 30.0, unit="ms", GFLOPS=1.2 / 0.030),
+      row("BM_P4Step/tapelab-2t/f64/1024/real_time", 16.0, unit="ms")]
+out = run(x6 + [row("BM_P4KernelsOnly/tapelab-2t/f64/1024/real_time", 10.5, unit="ms")])
+line = bar_line(out, "issue 5: X6 iteration")
+check(line is not None and "FAIL" in line and "kernels alone, caches hot: 10.5 ms" in line
+      and "unreachable with these kernels" in line and "GEMM floor on two cores 12.0 ms" in line,
+      "X6 at 16 ms with kernels alone at 10.5 ms should fail as out of reach, with the two-core floor", out)
+out = run(x6 + [row("BM_P4KernelsOnly/tapelab-2t/f64/1024/real_time", 8.0, unit="ms")])
+line = bar_line(out, "issue 5: X6 iteration")
+check(line is not None and "FAIL" in line and "8.0 ms" in line and "unreachable" not in line,
+      "X6 at 16 ms with kernels alone at 8 ms should fail without the out-of-reach note", out)
+
 # The paired overhead, when the run has it, decides the bar instead of the separate rows: here the rows say
 # 140 ns for the matmul chain (fail) but the pairs 30 and 50 ns over two repetitions (median 40: pass).
 def overhead_paired(op, ns):
