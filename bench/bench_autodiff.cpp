@@ -362,7 +362,7 @@ void register_all() {
   register_libtorch_overhead();
 #endif
   // tapelab-2t rows: two threads (the batch halves of residual_step run side by side; same bits as one
-  // thread), timed in wall-clock time.
+  // thread), timed in wall-clock time. First X6's kernel calls alone, then its iteration.
   for (int threads : {1, 2}) {
     auto* b = benchmark::RegisterBenchmark(
         (std::string("BM_P4KernelsOnly/") + (threads == 1 ? "tapelab" : "tapelab-2t") + "/f64/1024").c_str(),

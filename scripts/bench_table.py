@@ -338,9 +338,10 @@ def print_bars(rows, paired, peak, gflops, per_op, overhead) -> None:
             note += f"; its kernels alone, caches hot: {alone[0]:.1f} {alone[2]}"
             if alone_ms > 10.0 and t * MS_PER_UNIT[unit] > 10.0:
                 note += ", so unreachable with these kernels on this machine"
-        floor = step_floor(rows, ("BM_P4Step", "f64/1024"), rate, gflops)
+        floor = step_floor(rows, ("BM_P4Step", "f64/1024"), rate, gflops)  # in the one-thread row's unit
         if floor is not None:
-            note += f"; GEMM floor on two cores {floor / 2:.1f} {unit}"
+            floor_unit = next(r[2] for i, r in impls.items() if "2t" not in i)
+            note += f"; GEMM floor on two cores {floor / 2:.1f} {floor_unit}"
         lines.append((what, note, verdict(t * MS_PER_UNIT[unit] <= 10.0)))
     else:
         lines.append((what, "not measured", ""))
