@@ -340,7 +340,7 @@ def print_bars(rows, paired, peak, gflops, per_op, overhead) -> None:
                 note += ", so unreachable with these kernels on this machine"
         floor = step_floor(rows, ("BM_P4Step", "f64/1024"), rate, gflops)  # in the one-thread row's unit
         if floor is not None:
-            floor_unit = next(r[2] for i, r in impls.items() if "2t" not in i)
+            floor_unit = impls["tapelab"][2] if "tapelab" in impls else unit
             note += f"; GEMM floor on two cores {floor / 2:.1f} {floor_unit}"
         lines.append((what, note, verdict(t * MS_PER_UNIT[unit] <= 10.0)))
     else:
